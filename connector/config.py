@@ -1,0 +1,262 @@
+"""Frozen settings built from the environment: the only module that reads ``os.environ``.
+
+Secrets are wrapped in :class:`Secret`, whose ``repr``/``str`` never show the value, so a
+settings object can be logged, put in an exception or shown in Dagster without leaking.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from connector.errors import ConfigError
+
+TRAEDE_DEFAULT_BASE_URL = "https://api.traede.com"
+XERO_DEFAULT_BASE_URL = "https://api.xero.com/api.xro/2.0"
+XERO_DEFAULT_TOKEN_URL = "https://identity.xero.com/connect/token"
+UNLEASHED_DEFAULT_BASE_URL = "https://api.unleashedsoftware.com"
+MAX_CURSOR_OVERLAP = timedelta(days=1)
+
+
+class Secret:
+    """A string that does not print itself. Call :meth:`reveal` at the one place it is sent."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret value (only for the HTTP or database layer)."""
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+def _get(env: Mapping[str, str], name: str, default: str = "") -> str:
+    return env.get(name, default).strip()
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name)
+    if not raw:
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(name, "must be true or false", "Use 1/0, true/false, yes/no or on/off.")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = _get(env, name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, "must be a whole number") from None
+    if not lo <= value <= hi:
+        raise ConfigError(name, f"must be between {lo} and {hi}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = _get(env, name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, "must be a number") from None
+    if not lo <= value <= hi:
+        raise ConfigError(name, f"must be between {lo} and {hi}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = _get(env, name, default) or default
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigError(name, "must be an http(s) URL such as " + default)
+    return raw.rstrip("/")
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Transport knobs shared by every source client."""
+
+    timeout: float = 30.0
+    max_retry_wait: float = 300.0
+    max_attempts: int = 8
+    verify_tls: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], prefix: str) -> "HttpSettings":
+        """Read ``<PREFIX>_VERIFY_TLS`` plus the shared ``CONNECTOR_HTTP_*`` knobs."""
+        return cls(
+            timeout=_float(env, "CONNECTOR_HTTP_TIMEOUT", 30.0, 1.0, 600.0),
+            max_retry_wait=_float(env, "CONNECTOR_MAX_RETRY_WAIT", 300.0, 0.0, 86_400.0),
+            max_attempts=_int(env, "CONNECTOR_MAX_ATTEMPTS", 8, 1, 100),
+            verify_tls=_bool(env, f"{prefix}_VERIFY_TLS", True),
+        )
+
+
+@dataclass(frozen=True)
+class WarehouseSettings:
+    """Where the staging tables live: ``DATABASE_URL`` or the embedded Postgres."""
+
+    database_url: Secret | None
+    home: Path
+    batch_size: int = 2000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "WarehouseSettings":
+        """Build from ``DATABASE_URL``, ``CONNECTOR_HOME`` and ``CONNECTOR_BATCH_SIZE``."""
+        env = os.environ if env is None else env
+        url = _get(env, "DATABASE_URL")
+        if url and not url.startswith(("postgresql", "postgres")):
+            raise ConfigError("DATABASE_URL", "must be a postgresql:// URL")
+        home = Path(_get(env, "CONNECTOR_HOME") or ".connector").expanduser().resolve()
+        return cls(
+            database_url=Secret(url) if url else None,
+            home=home,
+            batch_size=_int(env, "CONNECTOR_BATCH_SIZE", 2000, 1, 100_000),
+        )
+
+
+@dataclass(frozen=True)
+class TraedeSettings:
+    """TRAEDE Export API settings (DESIGN.md §5)."""
+
+    base_url: str
+    api_token: Secret
+    app_key: Secret
+    system_id: str
+    http: HttpSettings = field(default_factory=HttpSettings)
+    page_limit: int = 60
+    mark_concurrency: int = 4
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "TraedeSettings":
+        """Build from the ``TRAEDE_*`` variables; raise :class:`ConfigError` naming what is missing."""
+        env = os.environ if env is None else env
+        missing = [
+            name
+            for name in ("TRAEDE_API_TOKEN", "TRAEDE_APP_KEY", "TRAEDE_SYSTEM_ID")
+            if not _get(env, name)
+        ]
+        if missing:
+            raise ConfigError(
+                ", ".join(missing),
+                "not set",
+                "Set them to the token and app key of your TRAEDE API app and the system id "
+                "this warehouse exports to (see README, Environment).",
+            )
+        return cls(
+            base_url=_url(env, "TRAEDE_BASE_URL", TRAEDE_DEFAULT_BASE_URL),
+            api_token=Secret(_get(env, "TRAEDE_API_TOKEN")),
+            app_key=Secret(_get(env, "TRAEDE_APP_KEY")),
+            system_id=_get(env, "TRAEDE_SYSTEM_ID"),
+            http=HttpSettings.from_env(env, "TRAEDE"),
+            page_limit=_int(env, "TRAEDE_PAGE_LIMIT", 60, 1, 60),
+            mark_concurrency=_int(env, "TRAEDE_MARK_CONCURRENCY", 4, 1, 32),
+        )
+
+
+def cursor_overlap(env: Mapping[str, str]) -> timedelta:
+    """The overlap subtracted from a stored cursor: ``CONNECTOR_CURSOR_OVERLAP_MINUTES``."""
+    minutes = _int(env, "CONNECTOR_CURSOR_OVERLAP_MINUTES", 10, 0, 24 * 60)
+    return min(timedelta(minutes=minutes), MAX_CURSOR_OVERLAP)
+
+
+@dataclass(frozen=True)
+class XeroSettings:
+    """Xero Accounting API settings (custom connection or multi-tenant app)."""
+
+    base_url: str
+    token_url: str
+    client_id: str
+    client_secret: Secret
+    tenant_ids: tuple[str, ...]
+    http: HttpSettings = field(default_factory=HttpSettings)
+    cursor_overlap: timedelta = timedelta(minutes=10)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "XeroSettings":
+        """Build from the ``XERO_*`` variables; raise :class:`ConfigError` naming what is missing."""
+        env = os.environ if env is None else env
+        missing = [n for n in ("XERO_CLIENT_ID", "XERO_CLIENT_SECRET") if not _get(env, n)]
+        if missing:
+            raise ConfigError(
+                ", ".join(missing),
+                "not set",
+                "Use the client id and secret of your Xero custom connection or app.",
+            )
+        tenants = tuple(t.strip() for t in _get(env, "XERO_TENANT_IDS").split(",") if t.strip())
+        return cls(
+            base_url=_url(env, "XERO_BASE_URL", XERO_DEFAULT_BASE_URL),
+            token_url=_url(env, "XERO_TOKEN_URL", XERO_DEFAULT_TOKEN_URL),
+            client_id=_get(env, "XERO_CLIENT_ID"),
+            client_secret=Secret(_get(env, "XERO_CLIENT_SECRET")),
+            tenant_ids=tenants,
+            http=HttpSettings.from_env(env, "XERO"),
+            cursor_overlap=cursor_overlap(env),
+        )
+
+
+@dataclass(frozen=True)
+class UnleashedSettings:
+    """Unleashed API settings."""
+
+    base_url: str
+    api_id: str
+    api_key: Secret
+    client_type: str
+    http: HttpSettings = field(default_factory=HttpSettings)
+    cursor_overlap: timedelta = timedelta(minutes=10)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "UnleashedSettings":
+        """Build from the ``UNLEASHED_*`` variables; raise :class:`ConfigError` naming what is missing."""
+        env = os.environ if env is None else env
+        missing = [n for n in ("UNLEASHED_API_ID", "UNLEASHED_API_KEY") if not _get(env, n)]
+        if missing:
+            raise ConfigError(
+                ", ".join(missing),
+                "not set",
+                "Copy them from Integration > Unleashed API Access (account owner only).",
+            )
+        return cls(
+            base_url=_url(env, "UNLEASHED_BASE_URL", UNLEASHED_DEFAULT_BASE_URL),
+            api_id=_get(env, "UNLEASHED_API_ID"),
+            api_key=Secret(_get(env, "UNLEASHED_API_KEY")),
+            client_type=_get(env, "UNLEASHED_CLIENT_TYPE") or "accounting-export-connector/etl",
+            http=HttpSettings.from_env(env, "UNLEASHED"),
+            cursor_overlap=cursor_overlap(env),
+        )
+
+
+def source_configured(env: Mapping[str, str] | None, source: str) -> bool:
+    """Whether the credentials of ``source`` (traede, xero, unleashed) are present at all."""
+    env = os.environ if env is None else env
+    needed = {
+        "traede": ("TRAEDE_API_TOKEN", "TRAEDE_APP_KEY", "TRAEDE_SYSTEM_ID"),
+        "xero": ("XERO_CLIENT_ID", "XERO_CLIENT_SECRET"),
+        "unleashed": ("UNLEASHED_API_ID", "UNLEASHED_API_KEY"),
+    }[source]
+    return all(_get(env, n) for n in needed)

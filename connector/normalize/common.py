@@ -1,0 +1,354 @@
+"""Shared pieces of normalization: batch types, JSON parsing and coercions. Pure: no I/O, no clock.
+
+Every coercion raises :class:`FieldError` with the field and the offending value; the source
+normalizers turn that into a :class:`Reject` for the one record, never an exception for the batch.
+"""
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+import pandas as pd
+
+from connector.tables.spec import TableSpec
+
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+
+
+class NonFinite:
+    """A ``NaN``/``Infinity`` token met while parsing; kept so the one record can be rejected."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __repr__(self) -> str:
+        return self.token
+
+
+class DuplicateKeys:
+    """Marker key added to an object whose JSON repeated a key with *different* values."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<duplicate keys>"
+
+
+DUPLICATE = DuplicateKeys()
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
+    obj: dict[Any, Any] = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: dict[str, Any] = {}
+        clashes = []
+        for key, value in pairs:
+            if key in seen and seen[key] != value:
+                clashes.append(key)
+            seen[key] = value
+        if clashes:
+            obj[DUPLICATE] = sorted(set(clashes))
+    return obj
+
+
+def parse_json(body: bytes | str) -> Any:
+    """Parse JSON with numbers as ``Decimal``/``int`` (never float).
+
+    ``NaN``/``Infinity`` become :class:`NonFinite` and keys repeated with different values are
+    flagged under :data:`DUPLICATE`, so normalization can reject just that record; keys repeated
+    with the same value (the Unleashed example's ``Total``) are accepted, last one wins.
+
+    Raises:
+        ValueError: the text is not JSON (``json.JSONDecodeError``) or nests too deeply.
+    """
+    try:
+        return json.loads(
+            body, parse_float=Decimal, parse_constant=NonFinite, object_pairs_hook=_pairs_hook
+        )
+    except RecursionError:
+        raise ValueError("JSON nests too deeply to parse") from None
+
+
+class FieldError(ValueError):
+    """A value that does not fit its column: which field, what value, why."""
+
+    def __init__(self, field: str, value: object, why: str) -> None:
+        self.field = field
+        self.value = value
+        self.why = why
+        excerpt = repr(value)
+        if len(excerpt) > 80:
+            excerpt = excerpt[:77] + "..."
+        super().__init__(f"{field}: {why} (got {excerpt})")
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One record that could not be loaded: kept with its reason, never acknowledged."""
+
+    document_id: str | None
+    field: str | None
+    reason: str
+    raw: str
+
+
+@dataclass
+class TableRows:
+    """Rows for one staging table, tuples in the spec's column order."""
+
+    spec: TableSpec
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame (previews, tests); the loader streams the tuples directly."""
+        return pd.DataFrame.from_records(self.rows, columns=list(self.spec.column_names))
+
+
+@dataclass
+class NormalizedBatch:
+    """Output of normalizing one batch of raw records.
+
+    ``keys`` are the natural keys of the accepted header rows (in ``headers`` order);
+    ``children`` are line (or allocation, payment) tables whose rows replace those of the
+    same parents; ``cursor`` is the largest cursor value seen among accepted records.
+    """
+
+    headers: TableRows
+    children: list[TableRows] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    keys: list[Any] = field(default_factory=list)
+    cursor: datetime | None = None
+
+    @property
+    def line_count(self) -> int:
+        """Number of child rows in the batch."""
+        return sum(len(c.rows) for c in self.children)
+
+
+# --- coercions -------------------------------------------------------------------------------
+
+
+def _finite(value: Decimal, name: str) -> Decimal:
+    if not value.is_finite():
+        raise FieldError(name, value, "is not a finite number")
+    return value
+
+
+def to_decimal(value: Any, name: str, *, nullable: bool = True) -> Decimal | None:
+    """A JSON number as an exact ``Decimal`` (ints widen; bools, strings and NaN are refused)."""
+    if value is None:
+        if nullable:
+            return None
+        raise FieldError(name, value, "is required")
+    if type(value) is Decimal:
+        return _finite(value, name)
+    if type(value) is int:
+        return Decimal(value)
+    if isinstance(value, NonFinite):
+        raise FieldError(name, value, "is not a finite number")
+    if isinstance(value, float):  # only reachable for callers that parsed with floats
+        if not math.isfinite(value):
+            raise FieldError(name, value, "is not a finite number")
+        return Decimal(repr(value))
+    raise FieldError(name, value, f"expected a number, got {type(value).__name__}")
+
+
+def to_int(
+    value: Any, name: str, *, nullable: bool = True, lo: int = BIGINT_MIN, hi: int = BIGINT_MAX
+) -> int | None:
+    """A JSON integer within ``lo..hi`` (an integral decimal such as ``3.0`` is accepted)."""
+    if value is None:
+        if nullable:
+            return None
+        raise FieldError(name, value, "is required")
+    if type(value) is int:
+        result = value
+    elif type(value) is Decimal and value.is_finite() and value == value.to_integral_value():
+        try:
+            result = int(value)
+        except (OverflowError, InvalidOperation):
+            raise FieldError(name, value, "is out of range") from None
+    else:
+        raise FieldError(name, value, f"expected an integer, got {_kind(value)}")
+    if not lo <= result <= hi:
+        raise FieldError(name, value, f"is out of range ({lo}..{hi})")
+    return result
+
+
+def to_text(value: Any, name: str, *, nullable: bool = True) -> str | None:
+    """A JSON string; NUL characters are refused (Postgres text cannot hold them)."""
+    if value is None:
+        if nullable:
+            return None
+        raise FieldError(name, value, "is required")
+    if type(value) is not str:
+        raise FieldError(name, value, f"expected a string, got {_kind(value)}")
+    if "\x00" in value:
+        raise FieldError(name, value, "contains a NUL character, which Postgres cannot store")
+    return value
+
+
+def to_bool(value: Any, name: str, *, nullable: bool = True) -> bool | None:
+    """A JSON boolean."""
+    if value is None:
+        if nullable:
+            return None
+        raise FieldError(name, value, "is required")
+    if type(value) is not bool:
+        raise FieldError(name, value, f"expected true or false, got {_kind(value)}")
+    return value
+
+
+_TS_CACHE: dict[str, datetime] = {}
+
+
+def to_utc(value: Any, name: str, *, nullable: bool = True) -> datetime | None:
+    """A timestamp string as an aware UTC datetime.
+
+    ``YYYY-MM-DD HH:MM:SS`` without a zone is UTC (TRAEDE's documented convention); ISO-8601
+    with ``T``, fractions, ``Z`` or an offset is converted to UTC.
+    """
+    if value is None:
+        if nullable:
+            return None
+        raise FieldError(name, value, "is required")
+    if type(value) is not str:
+        raise FieldError(name, value, f"expected a timestamp string, got {_kind(value)}")
+    cached = _TS_CACHE.get(value)
+    if cached is not None:
+        return cached
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if "Z" in value else value)
+    except ValueError:
+        raise FieldError(
+            name, value, "is not a valid timestamp (want YYYY-MM-DD HH:MM:SS)"
+        ) from None
+    result = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if len(_TS_CACHE) > 100_000:
+        _TS_CACHE.clear()
+    _TS_CACHE[value] = result
+    return result
+
+
+def ms_date_to_utc(value: Any, name: str, *, nullable: bool = True) -> datetime | None:
+    """A .NET ``/Date(ms[±hhmm])/`` value as an aware UTC instant.
+
+    The milliseconds already are UTC; the optional offset only says which zone the sender
+    displayed, so it is ignored (adding it would shift the instant, as tap-xero does).
+    """
+    if value is None:
+        if nullable:
+            return None
+        raise FieldError(name, value, "is required")
+    if type(value) is not str:
+        raise FieldError(name, value, f"expected a /Date(ms)/ string, got {_kind(value)}")
+    match = _MS_DATE.match(value)
+    if not match:
+        raise FieldError(name, value, "is not a /Date(ms)/ value")
+    millis = int(match.group(1))
+    try:
+        return _EPOCH + timedelta(milliseconds=millis)
+    except OverflowError:
+        raise FieldError(name, value, "is outside the representable date range") from None
+
+
+def ms_date_to_date(value: Any, name: str, *, nullable: bool = True) -> date | None:
+    """A date-only ``/Date(ms+0000)/`` value as a ``date`` (taken in UTC, never local time)."""
+    instant = ms_date_to_utc(value, name, nullable=nullable)
+    return None if instant is None else instant.date()
+
+
+def _decimal_fragment(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        if not obj.is_finite():
+            raise TypeError("non-finite number")
+        return orjson.Fragment(str(obj))
+    if isinstance(obj, NonFinite):
+        raise TypeError(f"non-finite number {obj.token}")
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def to_json_text(value: Any, name: str) -> str:
+    """Serialise a parsed JSON value back to text for a jsonb column, numbers kept exact."""
+    try:
+        text = orjson.dumps(value, default=_decimal_fragment).decode()
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise FieldError(name, value, f"cannot be stored as JSON ({exc})") from None
+    if "\\u0000" in text:
+        raise FieldError(
+            name, value, "contains a NUL character (\\u0000), which jsonb cannot store"
+        )
+    return text
+
+
+def raw_text(record: Any) -> str:
+    """The record as JSON text for ``connector.rejects.raw_payload``; always storable as text.
+
+    Numbers stay exact; NUL characters come out escaped; text that is not valid Unicode falls
+    back to an ASCII-escaped dump.
+    """
+    cleaned = _without_markers(record)
+
+    def fallback(obj: Any) -> Any:
+        if isinstance(obj, Decimal | NonFinite):
+            return orjson.Fragment(str(obj))
+        return repr(obj)
+
+    try:
+        return orjson.dumps(cleaned, default=fallback).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(cleaned, ensure_ascii=True, default=str)
+
+
+def _without_markers(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _without_markers(v) for k, v in obj.items() if not isinstance(k, DuplicateKeys)}
+    if isinstance(obj, list):
+        return [_without_markers(v) for v in obj]
+    return obj
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | Decimal):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, NonFinite):
+        return f"the non-finite number {value.token}"
+    return type(value).__name__
+
+
+def record_id_text(record: Any, key: str) -> str | None:
+    """The record's id as text for the rejects table, whatever its type, if it has one."""
+    if isinstance(record, Mapping) and key in record and record[key] is not None:
+        value = record[key]
+        return value if isinstance(value, str) else repr(value)
+    return None
+
+
+def check_duplicates(record: Mapping[Any, Any], where: str) -> None:
+    """Refuse a record whose JSON repeated a key with different values (ambiguous data)."""
+    clashes = record.get(DUPLICATE)
+    if clashes:
+        raise FieldError(
+            f"{where}{clashes[0]}", clashes, "appears more than once with different values"
+        )

@@ -1,0 +1,47 @@
+"""The embedded Postgres (pgserver) used when ``DATABASE_URL`` is unset.
+
+pgserver ships a real PostgreSQL 16 in a wheel. The server is started on first use with its
+data under ``<home>/pgdata`` and left running (``cleanup_mode=None``), so later commands reuse
+it; it listens on a Unix socket inside the data directory only, never on a TCP port.
+"""
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+from connector.errors import WarehouseError
+
+log = logging.getLogger(__name__)
+
+
+def embedded_url(home: Path, database: str = "postgres") -> str:
+    """Start (or reuse) the embedded server under ``home`` and return a SQLAlchemy URL."""
+    pgdata = home / "pgdata"
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI); harmless here.
+            warnings.simplefilter("ignore")
+            import pgserver
+
+            server = pgserver.get_server(pgdata, cleanup_mode=None)
+            uri: str = server.get_uri(database)
+    except Exception as exc:  # pgserver raises plain exceptions and CalledProcessError
+        raise WarehouseError(
+            f"could not start the embedded Postgres in {pgdata}: {exc}. "
+            f"Check the log at {pgdata / 'log'}, or set DATABASE_URL to use your own server"
+        ) from exc
+    log.info("embedded Postgres: data in %s (pid %s)", pgdata, os.getpid())
+    return uri.replace("postgresql://", "postgresql+psycopg://", 1).replace(
+        "postgres:@", "postgres@"
+    )
+
+
+def embedded_pid(home: Path) -> int | None:
+    """The postmaster pid of the embedded server under ``home``, if it runs."""
+    pidfile = home / "pgdata" / "postmaster.pid"
+    try:
+        return int(pidfile.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None

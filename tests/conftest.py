@@ -1,0 +1,16 @@
+"""Shared test setup: a clean environment for every test (STYLE.md, Tests)."""
+
+import os
+
+import pytest
+
+_PREFIXES = ("CONNECTOR_", "TRAEDE_", "XERO_", "UNLEASHED_")
+_NAMES = ("DATABASE_URL",)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's own connector settings."""
+    for name in list(os.environ):
+        if name.startswith(_PREFIXES) or name in _NAMES:
+            monkeypatch.delenv(name, raising=False)
