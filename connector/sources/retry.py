@@ -1,0 +1,189 @@
+"""Retries shared by every client: exponential backoff with jitter that honours ``Retry-After``.
+
+Built on tenacity (a well-kept retry library) rather than a hand-written loop. Only
+:class:`TransientSourceError` is retried; the total time spent waiting for one call is bounded
+by ``HttpSettings.max_retry_wait`` and the attempts by ``max_attempts``: a ``Retry-After``
+longer than what is left of that budget ends the retries at once instead of sleeping past it.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+import httpx
+import tenacity
+
+from connector.config import HttpSettings
+from connector.errors import PermanentSourceError, RateLimitError, TransientSourceError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_BACKOFF_INITIAL = 0.5
+_BACKOFF_MAX = 30.0
+
+
+@dataclass
+class RetryStats:
+    """Counters a client exposes for run metadata."""
+
+    calls: int = 0
+    retries: int = 0
+    waited: float = 0.0
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _wait(http: HttpSettings) -> Callable[[tenacity.RetryCallState], float]:
+    backoff = tenacity.wait_exponential_jitter(initial=_BACKOFF_INITIAL, max=_BACKOFF_MAX)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            # The server said when: wait that long (plus a little jitter so parallel callers
+            # do not return in lockstep), never less.
+            return float(retry_after) + min(0.25, 0.05 * state.attempt_number)
+        return float(backoff(state))
+
+    return wait
+
+
+def call_with_retries(
+    fn: Callable[[], T],
+    *,
+    http: HttpSettings,
+    stats: RetryStats | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    what: str = "request",
+) -> T:
+    """Call ``fn`` until it succeeds, retrying :class:`TransientSourceError` only.
+
+    Raises:
+        TransientSourceError: the last transient error once attempts or wait budget run out.
+        PermanentSourceError, ContractError: at once, never retried.
+    """
+    stats = stats if stats is not None else RetryStats()
+    waiter = _wait(http)
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        delay = state.upcoming_sleep
+        stats.retries += 1
+        stats.waited += delay
+        log.warning("%s failed (%s); retry %d in %.1fs", what, exc, state.attempt_number, delay)
+
+    def over_budget(state: tenacity.RetryCallState) -> bool:
+        if state.attempt_number >= http.max_attempts:
+            return True
+        return state.seconds_since_start + waiter(state) > http.max_retry_wait
+
+    def counted() -> T:
+        stats.calls += 1
+        return fn()
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(TransientSourceError),
+        wait=waiter,
+        stop=over_budget,
+        sleep=sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(counted)
+
+
+def raise_for_status(
+    response: httpx.Response,
+    *,
+    system: str,
+    endpoint: str,
+    auth_hint: str = "",
+) -> None:
+    """Map an HTTP error status to the error tree (callers never look at status codes).
+
+    429 → :class:`RateLimitError` with ``Retry-After``; 5xx → :class:`TransientSourceError`;
+    401/403 → :class:`PermanentSourceError` carrying ``auth_hint`` (which variable to check);
+    other 4xx → :class:`PermanentSourceError`.
+    """
+    status = response.status_code
+    if status < 400:
+        return
+    request = response.request
+    common = {
+        "method": request.method,
+        "url": str(request.url),
+        "status": status,
+        "request_id": response.headers.get("x-request-id") or response.headers.get("request-id"),
+        "body": _body_excerpt(response),
+    }
+    if status == 429:
+        raise RateLimitError(
+            system,
+            endpoint,
+            "429 Too Many Requests",
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+            limit=response.headers.get("x-rate-limit-problem", ""),
+            **common,  # type: ignore[arg-type]
+        )
+    if status >= 500:
+        raise TransientSourceError(
+            system,
+            endpoint,
+            f"{status} server error",
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+            **common,  # type: ignore[arg-type]
+        )
+    hint = auth_hint if status in (401, 403) else ""
+    raise PermanentSourceError(system, endpoint, f"{status} client error", hint=hint, **common)  # type: ignore[arg-type]
+
+
+def _body_excerpt(response: httpx.Response) -> str:
+    try:
+        return response.text[:500]
+    except (httpx.ResponseNotRead, UnicodeDecodeError):
+        return ""
+
+
+def transport_error(exc: httpx.HTTPError, *, system: str, endpoint: str, method: str) -> TransientSourceError:
+    """Wrap a timeout, reset or broken response as a retryable error."""
+    url = str(exc.request.url) if _has_request(exc) else ""
+    return TransientSourceError(
+        system, endpoint, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+        method=method, url=url,
+    )  # fmt: skip
+
+
+def _has_request(exc: httpx.HTTPError) -> bool:
+    try:
+        exc.request  # noqa: B018 - raises RuntimeError when unset
+    except RuntimeError:
+        return False
+    return True
+
+
+__all__ = [
+    "PermanentSourceError",
+    "RetryStats",
+    "call_with_retries",
+    "parse_retry_after",
+    "raise_for_status",
+    "transport_error",
+]
