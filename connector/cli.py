@@ -1,0 +1,319 @@
+"""The ``connector`` command: migrate | sync | mark | status | check | emulator | demo.
+
+The only place that configures logging and catches :class:`ConnectorError` broadly: each
+error becomes one line on stderr and the exit code of ``connector.results`` (README lists them).
+"""
+
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import click
+
+from connector.config import TraedeSettings, WarehouseSettings
+from connector.errors import ConnectorError
+from connector.results import SyncResult
+from connector.sources.traede.endpoints import RESOURCES
+
+log = logging.getLogger("connector")
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("connector").setLevel(logging.INFO if verbose == 0 else level)
+    # httpx logs every request URL at INFO; keep it quiet unless asked.
+    for noisy in ("httpx", "httpcore", "pgserver", "uvicorn", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose < 2 else logging.DEBUG)
+
+
+def fail(exc: ConnectorError) -> NoReturn:
+    """Print one line for ``exc`` and exit with its code."""
+    click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def _guard(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except ConnectorError as exc:
+        fail(exc)
+
+
+def _warehouse() -> Any:
+    from connector.warehouse import Warehouse
+
+    settings = WarehouseSettings.from_env()
+    wh = Warehouse(settings)
+    if wh.target.embedded:
+        click.echo(f"warehouse: embedded Postgres, data in {settings.home / 'pgdata'}", err=True)
+    return wh
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            "expected ISO-8601, e.g. 2024-06-01T00:00:00Z (no zone means UTC)"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def report(result: SyncResult) -> NoReturn:
+    """Print a run's counters and exit with its code (one line of reason when not 0)."""
+    from connector.console import print_result
+
+    print_result(result)
+    if result.exit_code:
+        click.echo(f"error: {result.reason}", err=True)
+    sys.exit(result.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="accounting-export-connector")
+def main(verbose: int) -> None:
+    """Move TRAEDE, Xero and Unleashed accounting documents into Postgres staging tables."""
+    _setup_logging(verbose)
+
+
+@main.command()
+def migrate() -> None:
+    """Apply missing migrations from sql/ (a second run changes nothing)."""
+
+    def run() -> None:
+        wh = _warehouse()
+        applied = wh.migrate()
+        if applied:
+            for name in applied:
+                click.echo(f"applied {name}")
+        else:
+            click.echo(f"{wh.description}: up to date")
+
+    _guard(run)
+
+
+resource_option = click.option(
+    "--resource",
+    "resources",
+    multiple=True,
+    type=click.Choice(RESOURCES),
+    help="Only this resource (repeatable). Default: all three.",
+)
+
+
+@main.group()
+def sync() -> None:
+    """Load a source into staging (TRAEDE: then mark what was committed)."""
+
+
+@sync.command("traede")
+@resource_option
+@click.option(
+    "--not-exported-since",
+    metavar="ISO8601",
+    help="Backfill: also re-deliver documents marked exported since this instant (UTC).",
+)
+@click.option("--include-non-booked", is_flag=True, help="Also export drafts.")
+@click.option("--no-mark", is_flag=True, help="Load only; leave the outbox pending.")
+@click.option("--mark-concurrency", type=click.IntRange(1, 32), help="Mark calls in flight.")
+@click.option("--progress/--no-progress", default=None, help="Progress bars (default: on a TTY).")
+def sync_traede(
+    resources: tuple[str, ...],
+    not_exported_since: str | None,
+    include_non_booked: bool,
+    no_mark: bool,
+    mark_concurrency: int | None,
+    progress: bool | None,
+) -> None:
+    """Fetch the unexported backlog, load it, then mark exactly what was committed."""
+    from connector.console import progress_bars
+    from connector.pipeline import SyncOptions, run_traede
+
+    since = _parse_since(not_exported_since)
+    settings = _guard(TraedeSettings.from_env)
+    wh = _guard(_warehouse)
+    options = SyncOptions(
+        resources=resources or RESOURCES,
+        not_exported_since=since,
+        include_non_booked=include_non_booked,
+        mark=not no_mark,
+        mark_concurrency=mark_concurrency,
+    )
+    with progress_bars(enabled=progress) as bar:
+        result = _guard(lambda: run_traede(settings, wh, options, progress=bar))
+    report(result)
+
+
+@sync.command("xero")
+def sync_xero() -> None:
+    """Load Xero credit notes changed since the stored cursor (per tenant)."""
+    from connector.config import XeroSettings
+    from connector.pipeline_xero import sync_xero as run
+
+    settings = _guard(XeroSettings.from_env)
+    wh = _guard(_warehouse)
+    report(_guard(lambda: run(settings, wh)))
+
+
+@sync.command("unleashed")
+def sync_unleashed() -> None:
+    """Load Unleashed credit notes changed since the stored cursor."""
+    from connector.config import UnleashedSettings
+    from connector.pipeline_unleashed import sync_unleashed as run
+
+    settings = _guard(UnleashedSettings.from_env)
+    wh = _guard(_warehouse)
+    report(_guard(lambda: run(settings, wh)))
+
+
+@main.group()
+def mark() -> None:
+    """Acknowledge committed outbox rows at the source."""
+
+
+@mark.command("traede")
+@resource_option
+@click.option("--mark-concurrency", type=click.IntRange(1, 32), help="Mark calls in flight.")
+def mark_traede(resources: tuple[str, ...], mark_concurrency: int | None) -> None:
+    """Drain the outbox: pending and failed marks, oldest first."""
+    from connector.pipeline import SyncOptions, run_traede
+
+    settings = _guard(TraedeSettings.from_env)
+    wh = _guard(_warehouse)
+    options = SyncOptions(resources=resources or RESOURCES, mark_concurrency=mark_concurrency)
+    report(_guard(lambda: run_traede(settings, wh, options, kind="mark")))
+
+
+@main.command()
+@click.option("--runs", "limit", default=10, show_default=True, help="How many recent runs.")
+def status(limit: int) -> None:
+    """Pending and failed marks, open rejects with reasons, the last runs."""
+    from connector.console import print_status
+
+    wh = _guard(_warehouse)
+    _guard(lambda: print_status(wh, limit))
+
+
+@main.command()
+def check() -> None:
+    """Validate settings, reach the database and each configured source once."""
+    from connector.checkup import run_checks
+
+    ok = run_checks()
+    sys.exit(0 if ok else 2)
+
+
+@main.group()
+def emulator() -> None:
+    """Serve an emulated source API on 127.0.0.1 (tests, demo, benchmark)."""
+
+
+@emulator.command("traede")
+@click.option("--port", default=8765, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--invoices", default=1000, show_default=True)
+@click.option("--credit-notes", default=200, show_default=True)
+@click.option("--accounting-entries", default=2000, show_default=True)
+@click.option("--faults", default="", help="Fault plan, e.g. 'invoices.export:429@p=0.1'.")
+@click.option("--unpaged", is_flag=True, help="Ignore page/limit and return everything.")
+@click.option("--token", default="emulator-token", show_default=True)
+@click.option("--app-key", default="emulator-app-key", show_default=True)
+def emulator_traede(
+    port: int,
+    seed: int,
+    invoices: int,
+    credit_notes: int,
+    accounting_entries: int,
+    faults: str,
+    unpaged: bool,
+    token: str,
+    app_key: str,
+) -> None:
+    """The TRAEDE Export API emulator."""
+    from connector.emulator.faults import FaultPlan
+    from connector.emulator.server import serve_forever
+    from connector.emulator.traede import create_traede_app
+
+    try:
+        plan = FaultPlan.parse(faults) if faults else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--faults") from None
+    app, _ = create_traede_app(
+        seed=seed,
+        invoices=invoices,
+        credit_notes=credit_notes,
+        accounting_entries=accounting_entries,
+        token=token,
+        app_key=app_key,
+        faults=plan,
+        paged=not unpaged,
+    )
+    click.echo(f"TRAEDE emulator on http://127.0.0.1:{port} (admin API under /_emulator/)")
+    click.echo(f"  export TRAEDE_BASE_URL=http://127.0.0.1:{port} TRAEDE_SYSTEM_ID=demo-erp")
+    click.echo("  export TRAEDE_API_TOKEN=<--token> TRAEDE_APP_KEY=<--app-key>")
+    serve_forever(app, "127.0.0.1", port)
+
+
+@emulator.command("xero")
+@click.option("--port", default=8766, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--count", default=500, show_default=True, help="Credit notes per tenant.")
+@click.option("--tenants", default="tenant-a", show_default=True, help="Comma-separated.")
+@click.option("--client-id", default="emulator-client", show_default=True)
+@click.option("--client-secret", default="emulator-secret", show_default=True)
+def emulator_xero(
+    port: int, seed: int, count: int, tenants: str, client_id: str, client_secret: str
+) -> None:
+    """The Xero Accounting API emulator (credit notes, OAuth2 client credentials)."""
+    from connector.emulator.server import serve_forever
+    from connector.emulator.xero import create_xero_app
+
+    app, _ = create_xero_app(
+        seed=seed,
+        tenants=tuple(t.strip() for t in tenants.split(",") if t.strip()),
+        count=count,
+        client_id=client_id,
+        client_secret=client_secret,
+    )
+    base = f"http://127.0.0.1:{port}"
+    click.echo(f"Xero emulator on {base}")
+    click.echo(f"  export XERO_BASE_URL={base}/api.xro/2.0 XERO_TOKEN_URL={base}/connect/token")
+    serve_forever(app, "127.0.0.1", port)
+
+
+@emulator.command("unleashed")
+@click.option("--port", default=8767, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option("--count", default=500, show_default=True)
+@click.option("--api-id", default="emulator-id", show_default=True)
+@click.option("--api-key", default="emulator-key", show_default=True)
+def emulator_unleashed(port: int, seed: int, count: int, api_id: str, api_key: str) -> None:
+    """The Unleashed API emulator (credit notes, HMAC-signed requests)."""
+    from connector.emulator.server import serve_forever
+    from connector.emulator.unleashed import create_unleashed_app
+
+    app, _ = create_unleashed_app(seed=seed, count=count, api_id=api_id, api_key=api_key)
+    click.echo(f"Unleashed emulator on http://127.0.0.1:{port}")
+    click.echo(f"  export UNLEASHED_BASE_URL=http://127.0.0.1:{port}")
+    serve_forever(app, "127.0.0.1", port)
+
+
+@main.command()
+@click.option("--ui", is_flag=True, help="Open `dagster dev` wired to the emulators instead.")
+@click.option("--invoices", default=3000, show_default=True)
+@click.option("--seed", default=7, show_default=True)
+def demo(ui: bool, invoices: int, seed: int) -> None:
+    """Emulators + embedded Postgres + a whole sync, then a summary."""
+    from connector.demo import run_demo, run_demo_ui
+
+    if ui:
+        sys.exit(_guard(lambda: run_demo_ui(seed=seed, invoices=invoices)))
+    sys.exit(_guard(lambda: run_demo(seed=seed, invoices=invoices)))

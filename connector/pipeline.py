@@ -1,0 +1,323 @@
+"""The TRAEDE flow of DESIGN.md §1 for one source and its resources, top to bottom.
+
+load: export pages (HTTP, prefetched on a thread) -> batches -> normalize (pure) -> one
+transaction per batch (staging upsert + outbox + rejects + run counters).
+mark: committed outbox rows only -> mark-as-exported, <= 10 ids a call, several in flight ->
+each id's outcome recorded. A resource whose load pass failed is not marked in that run.
+"""
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from connector.config import TraedeSettings
+from connector.errors import ConnectorError, PermanentSourceError
+from connector.normalize.common import NormalizedBatch, TableRows
+from connector.normalize.traede import SHAPES, normalize_batch
+from connector.results import SyncResult
+from connector.sources.traede.client import ExportOptions, PageStats, TraedeClient
+from connector.sources.traede.endpoints import RESOURCES
+from connector.sources.traede.filters import FilterGroup
+from connector.warehouse import Warehouse, outbox, runs
+from connector.warehouse.loader import BatchLoader
+from connector.warehouse.locks import ConsumerLock
+from connector.warehouse.outbox import MarkOutcome
+
+log = logging.getLogger(__name__)
+
+SOURCE = "traede"
+Progress = Callable[[str, str, int], None]  # (phase "fetch"|"mark", resource, n done)
+T = TypeVar("T")
+_RECORD_FLUSH = 500
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """What one TRAEDE run does (CLI flags, Dagster run config)."""
+
+    resources: tuple[str, ...] = RESOURCES
+    not_exported_since: datetime | None = None
+    include_non_booked: bool = False
+    filter_groups: tuple[FilterGroup, ...] = ()
+    mark: bool = True
+    mark_concurrency: int | None = None
+
+    def export_options(self) -> ExportOptions:
+        """The subset the export endpoint sees."""
+        return ExportOptions(
+            not_exported_since=self.not_exported_since,
+            include_non_booked=self.include_non_booked,
+            filter_groups=self.filter_groups,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Options as plain values for ``connector.sync_runs.options``."""
+        return {
+            "resources": list(self.resources),
+            "not_exported_since": self.not_exported_since,
+            "include_non_booked": self.include_non_booked,
+            "filters": bool(self.filter_groups),
+            "mark": self.mark,
+        }
+
+
+def load_resource(
+    client: TraedeClient,
+    resource: str,
+    warehouse: Warehouse,
+    *,
+    run: runs.Run,
+    options: SyncOptions,
+    lock: ConsumerLock | None,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """One export pass of ``resource`` into staging, batch by batch; returns its counters."""
+    shape = SHAPES[resource]
+    page_stats = PageStats()
+    batch_size = warehouse.settings.batch_size
+    with warehouse.connect() as conn:
+        loader = BatchLoader(
+            conn,
+            run,
+            source=SOURCE,
+            resource=resource,
+            system_id=run.system_id,
+            header=shape.header,
+            children=(shape.lines,) if shape.lines is not None else (),
+            enqueue_marks=True,
+            lock=lock,
+        )
+        totals: dict[str, int] = {}
+        seen = (client.stats.calls, client.stats.retries, 0)
+        pages = _prefetch(client.export_pages(resource, options.export_options(), page_stats))
+        for records in _batched(pages, batch_size):
+            batch = normalize_batch(resource, records, run.started_at, run.run_id)
+            now = (client.stats.calls, client.stats.retries, page_stats.pages)
+            extra = {
+                "api_calls": now[0] - seen[0],
+                "retries": now[1] - seen[1],
+                "pages": now[2] - seen[2],
+            }
+            seen = now
+            _add(totals, loader.load(batch, extra=extra))
+            if progress is not None:
+                progress("fetch", resource, totals.get("fetched", 0))
+        # Trailing calls (the probe after the last short page) belong to this pass too.
+        tail = {
+            "api_calls": client.stats.calls - seen[0],
+            "retries": client.stats.retries - seen[1],
+            "pages": page_stats.pages - seen[2],
+        }
+        if any(tail.values()):
+            _add(totals, loader.load(NormalizedBatch(TableRows(shape.header)), extra=tail))
+        for warning in page_stats.warnings:
+            log.warning(warning)
+    return totals
+
+
+def mark_resource(
+    client: TraedeClient,
+    resource: str,
+    warehouse: Warehouse,
+    *,
+    run: runs.Run,
+    concurrency: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Acknowledge every open outbox row of ``resource`` (committed rows only, oldest first)."""
+    note = f"accounting-export-connector run {run.run_id} into {warehouse.description}"
+    calls_before = client.stats.calls
+    counts = {"marked": 0, "mark_failed": 0}
+    with warehouse.connect() as reader, warehouse.connect() as writer:
+        ids = outbox.iter_open(reader, source=SOURCE, resource=resource, system_id=run.system_id)
+        buffer: list[MarkOutcome] = []
+
+        def flush() -> None:
+            outbox.record(
+                writer,
+                buffer,
+                source=SOURCE,
+                resource=resource,
+                system_id=run.system_id,
+                mark_run_id=run.run_id,
+            )
+            buffer.clear()
+
+        try:
+            for outcome in client.mark_exported(resource, ids, note=note, concurrency=concurrency):
+                buffer.append(outcome)
+                counts["marked" if outcome.acked else "mark_failed"] += 1
+                if len(buffer) >= _RECORD_FLUSH:
+                    flush()
+                    if progress is not None:
+                        progress("mark", resource, counts["marked"] + counts["mark_failed"])
+        finally:
+            flush()  # what was acknowledged is recorded even if marking stops early
+    counts["mark_calls"] = client.stats.calls - calls_before
+    if progress is not None:
+        progress("mark", resource, counts["marked"] + counts["mark_failed"])
+    run.stats = run.added(resource, counts)
+    return counts
+
+
+def run_traede(
+    settings: TraedeSettings,
+    warehouse: Warehouse,
+    options: SyncOptions,
+    *,
+    kind: Literal["sync", "load", "mark"] = "sync",
+    trigger: str = "cli",
+    external_run_id: str | None = None,
+    progress: Progress | None = None,
+    client: TraedeClient | None = None,
+) -> SyncResult:
+    """Run a TRAEDE sync (load then mark), a load only, or a mark only; never raises for a
+    :class:`ConnectorError` (it lands in ``result.error`` and the run row).
+    """
+    started = time.monotonic()
+    warehouse.migrate()
+    run = runs.Run(
+        source=SOURCE,
+        system_id=settings.system_id,
+        kind=kind,
+        resources=options.resources,
+        options=options.describe(),
+        trigger=trigger,
+        external_run_id=external_run_id,
+    )
+    with warehouse.connect() as conn:
+        runs.start(conn, run)
+    result = SyncResult(source=SOURCE, run_id=run.run_id, marking=kind != "load" and options.mark)
+    own_client = client is None
+    the_client = client or TraedeClient(settings)
+    try:
+        with ConsumerLock(warehouse.dsn, run, options.resources) as lock:
+            with warehouse.connect() as conn:
+                runs.abandon_stale(conn, run)
+            loaded: list[str] = []
+            if kind in ("sync", "load"):
+                for resource in options.resources:
+                    try:
+                        load_resource(
+                            the_client,
+                            resource,
+                            warehouse,
+                            run=run,
+                            options=options,
+                            lock=lock,
+                            progress=progress,
+                        )
+                        loaded.append(resource)
+                    except PermanentSourceError:
+                        raise
+                    except ConnectorError as exc:
+                        log.error("%s/%s: load failed: %s", SOURCE, resource, exc)
+                        result.error = result.error or exc
+            to_mark = options.resources if kind == "mark" else loaded
+            if kind != "load" and options.mark:
+                for resource in to_mark:
+                    lock.check()
+                    mark_resource(
+                        the_client,
+                        resource,
+                        warehouse,
+                        run=run,
+                        concurrency=options.mark_concurrency,
+                        progress=progress,
+                    )
+    except ConnectorError as exc:
+        result.error = result.error or exc
+    except BaseException as exc:
+        result.stats = run.stats
+        _finish(warehouse, run, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if own_client:
+            the_client.close()
+    result.stats = run.stats
+    result.seconds = time.monotonic() - started
+    if result.marking:
+        result.pending_marks = _open_marks(warehouse, run)
+    _finish(warehouse, run, result.status, result.reason or None)
+    return result
+
+
+def _open_marks(warehouse: Warehouse, run: runs.Run) -> int:
+    with warehouse.connect() as conn:
+        counts = outbox.counts(conn, SOURCE, run.system_id)
+    return sum(counts.get(r, {}).get("pending", 0) for r in run.resources)
+
+
+def _finish(warehouse: Warehouse, run: runs.Run, status: str, error: str | None) -> None:
+    try:
+        with warehouse.connect() as conn:
+            runs.finish(conn, run, status, error)
+    except ConnectorError as exc:  # the database may be the thing that failed
+        log.error("could not record the end of run %s: %s", run.short_id, exc)
+
+
+def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
+    for key, value in counts.items():
+        totals[key] = totals.get(key, 0) + value
+
+
+def _batched(pages: Iterator[list[Any]], size: int) -> Iterator[list[Any]]:
+    """Group pages into batches of at least ``size`` records (the last may be smaller)."""
+    batch: list[Any] = []
+    for page in pages:
+        batch.extend(page)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+_DONE = object()
+
+
+def _prefetch(source: Iterator[T], depth: int = 4) -> Iterator[T]:
+    """Run ``source`` on a thread, ``depth`` items ahead, so HTTP overlaps the database work.
+
+    Errors are re-raised in the consumer; if the consumer stops early, the thread stops too.
+    """
+    items: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in source:
+                if not _put(items, item, stop):
+                    return
+            _put(items, _DONE, stop)
+        except BaseException as exc:  # handed to the consumer
+            _put(items, exc, stop)
+
+    thread = threading.Thread(target=produce, name="traede-fetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def _put(items: "queue.Queue[Any]", item: Any, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            items.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
