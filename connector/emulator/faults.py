@@ -223,7 +223,7 @@ class FaultPlan:
 
     @classmethod
     def from_json(cls, data: Any, *, seed: int = 0) -> "FaultPlan":
-        """Build a plan from a list of rule dicts, ``{"rules": [...], "seed": n}`` or ``{"spec": s}``.
+        """Build a plan from a rule list, ``{"rules": [...], "seed": n}`` or ``{"spec": s}``.
 
         Raises:
             ValueError: the data is not one of those shapes or a rule is invalid.

@@ -52,7 +52,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def _wait(http: HttpSettings) -> Callable[[tenacity.RetryCallState], float]:
-    backoff = tenacity.wait_exponential_jitter(initial=_BACKOFF_INITIAL, max=_BACKOFF_MAX)
+    backoff = tenacity.wait_random_exponential(multiplier=_BACKOFF_INITIAL, max=_BACKOFF_MAX)
 
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -162,7 +162,9 @@ def _body_excerpt(response: httpx.Response) -> str:
         return ""
 
 
-def transport_error(exc: httpx.HTTPError, *, system: str, endpoint: str, method: str) -> TransientSourceError:
+def transport_error(
+    exc: httpx.HTTPError, *, system: str, endpoint: str, method: str
+) -> TransientSourceError:
     """Wrap a timeout, reset or broken response as a retryable error."""
     url = str(exc.request.url) if _has_request(exc) else ""
     return TransientSourceError(

@@ -1,0 +1,1 @@
+"""Accounting export connector: TRAEDE, Xero and Unleashed documents into Postgres staging."""

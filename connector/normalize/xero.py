@@ -1,0 +1,197 @@
+"""Xero credit notes -> rows of ``staging.xero_credit_notes`` and ``..._lines``.
+
+Pure: standard library, pandas (via common) and the table specs only; ``loaded_at`` comes from
+the caller. A record that does not fit becomes a :class:`Reject` naming the field and value.
+``/Date(ms±hhmm)/`` instants are the millis in UTC (the offset is ignored); date-only fields
+are converted in UTC (APIS.md §2.7).
+"""
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from connector.normalize.common import (
+    FieldError,
+    NormalizedBatch,
+    Reject,
+    TableRows,
+    check_duplicates,
+    ms_date_to_date,
+    ms_date_to_utc,
+    raw_text,
+    record_id_text,
+    to_bool,
+    to_decimal,
+    to_json_text,
+    to_text,
+)
+from connector.tables.xero import XERO_CREDIT_NOTE_LINES, XERO_CREDIT_NOTES
+
+_KEY = "CreditNoteID"
+
+
+def normalize_credit_notes(
+    records: list[dict[str, Any]], loaded_at: datetime, run_id: str, *, tenant_id: str = ""
+) -> NormalizedBatch:
+    """Turn one page of raw credit notes into staging rows, line rows and rejects.
+
+    A CreditNoteID repeated within the batch keeps the last occurrence (if that one is invalid,
+    the id is rejected). ``batch.keys`` are the accepted ids; ``batch.cursor`` is the largest
+    ``UpdatedDateUTC`` among them.
+
+    Args:
+        records: raw records as the client yields them (numbers as Decimal).
+        loaded_at: the run's start time, stored in ``_loaded_at``.
+        run_id: the run id, stored in ``_run_id``.
+        tenant_id: the Xero organisation the page came from ('' for a custom connection).
+    """
+    batch = NormalizedBatch(TableRows(XERO_CREDIT_NOTES), [TableRows(XERO_CREDIT_NOTE_LINES)])
+    lines = batch.children[0]
+    for record in _last_per_key(records):
+        try:
+            header, line_rows, updated = _rows(record, loaded_at, run_id, tenant_id)
+        except FieldError as err:
+            batch.rejects.append(
+                Reject(record_id_text(record, _KEY), err.field, str(err), raw_text(record))
+            )
+            continue
+        batch.headers.rows.append(header)
+        lines.rows.extend(line_rows)
+        batch.keys.append(header[0])
+        if batch.cursor is None or updated > batch.cursor:
+            batch.cursor = updated
+    return batch
+
+
+def _last_per_key(records: list[Any]) -> list[Any]:
+    """Drop earlier copies of a CreditNoteID (the last one wins); keep unkeyed records."""
+    last: dict[str, int] = {}
+    for index, record in enumerate(records):
+        if isinstance(record, Mapping) and isinstance(record.get(_KEY), str):
+            last[record[_KEY].lower()] = index
+    return [
+        record
+        for index, record in enumerate(records)
+        if not (isinstance(record, Mapping) and isinstance(record.get(_KEY), str))
+        or last[record[_KEY].lower()] == index
+    ]
+
+
+def to_uuid(value: Any, name: str) -> str:
+    """A required UUID as canonical lower-case text."""
+    text = to_text(value, name, nullable=False)
+    assert text is not None
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise FieldError(name, value, "is not a UUID") from None
+
+
+def _object(value: Any, name: str) -> Mapping[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise FieldError(name, value, "expected an object")
+    check_duplicates(value, f"{name}.")
+    return value
+
+
+def _array_json(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise FieldError(name, value, "expected a list")
+    return to_json_text(value, name)
+
+
+def _rows(
+    record: Any, loaded_at: datetime, run_id: str, tenant_id: str
+) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], datetime]:
+    if not isinstance(record, Mapping):
+        raise FieldError("(record)", record, "expected a JSON object")
+    check_duplicates(record, "")
+    r = record
+    credit_note_id = to_uuid(r.get(_KEY), _KEY)
+    updated = ms_date_to_utc(r.get("UpdatedDateUTC"), "UpdatedDateUTC", nullable=False)
+    assert updated is not None
+    contact = _object(r.get("Contact"), "Contact")
+    header = (
+        credit_note_id,
+        tenant_id,
+        to_text(r.get("CreditNoteNumber"), "CreditNoteNumber"),
+        to_text(r.get("Type"), "Type"),
+        to_text(r.get("Status"), "Status"),
+        to_text(contact.get("ContactID"), "Contact.ContactID") if contact else None,
+        to_text(contact.get("Name"), "Contact.Name") if contact else None,
+        ms_date_to_date(r.get("Date"), "Date"),
+        ms_date_to_date(r.get("DueDate"), "DueDate"),
+        to_text(r.get("LineAmountTypes"), "LineAmountTypes"),
+        to_decimal(r.get("SubTotal"), "SubTotal"),
+        to_decimal(r.get("TotalTax"), "TotalTax"),
+        to_decimal(r.get("Total"), "Total"),
+        to_decimal(r.get("CISDeduction"), "CISDeduction"),
+        to_decimal(r.get("CISRate"), "CISRate"),
+        updated,
+        to_text(r.get("CurrencyCode"), "CurrencyCode"),
+        to_decimal(r.get("CurrencyRate"), "CurrencyRate"),
+        ms_date_to_date(r.get("FullyPaidOnDate"), "FullyPaidOnDate"),
+        to_text(r.get("Reference"), "Reference"),
+        to_bool(r.get("SentToContact"), "SentToContact"),
+        to_decimal(r.get("RemainingCredit"), "RemainingCredit"),
+        to_decimal(r.get("AppliedAmount"), "AppliedAmount"),
+        to_text(r.get("BrandingThemeID"), "BrandingThemeID"),
+        to_bool(r.get("HasAttachments"), "HasAttachments"),
+        to_bool(r.get("HasErrors"), "HasErrors"),
+        to_text(r.get("StatusAttributeString"), "StatusAttributeString"),
+        None if contact is None else to_json_text(contact, "Contact"),
+        _array_json(r.get("Allocations"), "Allocations"),
+        _array_json(r.get("Payments"), "Payments"),
+        to_json_text({k: v for k, v in r.items() if k != "LineItems"}, "_raw"),
+        loaded_at,
+        run_id,
+    )
+    items = r.get("LineItems")
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise FieldError("LineItems", items, "expected a list")
+    lines = [
+        _line(credit_note_id, number, item, loaded_at, run_id)
+        for number, item in enumerate(items, start=1)
+    ]
+    return header, lines, updated
+
+
+def _line(
+    credit_note_id: str, number: int, item: Any, loaded_at: datetime, run_id: str
+) -> tuple[Any, ...]:
+    where = f"LineItems[{number}]"
+    line = _object(item, where)
+    if line is None:
+        raise FieldError(where, item, "expected an object")
+    tracking = line.get("Tracking")
+    if tracking is not None and not isinstance(tracking, list):
+        raise FieldError(f"{where}.Tracking", tracking, "expected a list")
+    item_obj = _object(line.get("Item"), f"{where}.Item")
+    return (
+        credit_note_id,
+        number,
+        to_text(line.get("LineItemID"), f"{where}.LineItemID"),
+        to_text(line.get("Description"), f"{where}.Description"),
+        to_decimal(line.get("Quantity"), f"{where}.Quantity"),
+        to_decimal(line.get("UnitAmount"), f"{where}.UnitAmount"),
+        to_text(line.get("ItemCode"), f"{where}.ItemCode"),
+        to_text(line.get("AccountCode"), f"{where}.AccountCode"),
+        to_text(line.get("AccountID"), f"{where}.AccountID"),
+        to_text(line.get("TaxType"), f"{where}.TaxType"),
+        to_decimal(line.get("TaxAmount"), f"{where}.TaxAmount"),
+        to_decimal(line.get("LineAmount"), f"{where}.LineAmount"),
+        to_decimal(line.get("DiscountRate"), f"{where}.DiscountRate"),
+        to_decimal(line.get("DiscountAmount"), f"{where}.DiscountAmount"),
+        None if tracking is None else to_json_text(tracking, f"{where}.Tracking"),
+        None if item_obj is None else to_json_text(item_obj, f"{where}.Item"),
+        to_json_text(line, f"{where}._raw"),
+        loaded_at,
+        run_id,
+    )

@@ -1,0 +1,147 @@
+"""``sync_xero``: Xero credit notes into staging, incrementally by ``UpdatedDateUTC`` per tenant.
+
+Xero lists oldest-modified first (``order=UpdatedDateUTC ASC``), so every committed page may
+move the tenant's cursor (``advance="per_batch"``); the next run asks ``If-Modified-Since``
+cursor minus the overlap, and re-reads are harmless because loads upsert on CreditNoteID. A
+spent daily quota (429 ``day``) stops that tenant cleanly: what was committed, and its cursor,
+stays; the result carries a :class:`DailyLimitError` (exit code 10) and the next run resumes.
+"""
+
+import functools
+import logging
+import time
+
+import psycopg
+
+from connector.config import XeroSettings
+from connector.errors import ConnectorError, DailyLimitError, WarehouseError
+from connector.normalize.xero import normalize_credit_notes
+from connector.pipeline_cursor import CursorStream, load_cursor_stream
+from connector.results import SyncResult
+from connector.sources.xero.client import XeroClient
+from connector.tables.xero import XERO_CREDIT_NOTE_LINES, XERO_CREDIT_NOTES
+from connector.warehouse import Warehouse, runs
+from connector.warehouse.locks import ConsumerLock
+
+log = logging.getLogger(__name__)
+
+SOURCE = "xero"
+RESOURCE = "credit_notes"
+
+
+def sync_xero(
+    settings: XeroSettings,
+    warehouse: Warehouse,
+    *,
+    trigger: str = "cli",
+    external_run_id: str | None = None,
+    client: XeroClient | None = None,
+) -> SyncResult:
+    """Load every credit note changed since each tenant's cursor; never raises a ConnectorError.
+
+    Args:
+        settings: Xero credentials, tenants (empty: one custom connection) and overlap.
+        warehouse: where the staging tables and the cursors live.
+        trigger: who started the run (``cli``, ``dagster``), recorded in ``connector.sync_runs``.
+        external_run_id: the orchestrator's run id, if any.
+        client: a ready client (tests inject pacing, page size or transports); closed at the end.
+
+    Returns:
+        The run's counters; ``result.error`` holds the typed error when the run failed.
+    """
+    started = time.monotonic()
+    scopes: tuple[str, ...] = settings.tenant_ids or ("",)
+    run = runs.Run(
+        source=SOURCE,
+        system_id=",".join(settings.tenant_ids),
+        kind="sync",
+        resources=(RESOURCE,),
+        trigger=trigger,
+        external_run_id=external_run_id,
+    )
+    result = SyncResult(source=SOURCE, run_id=run.run_id, marking=False)
+    try:
+        warehouse.migrate()
+        with warehouse.connect() as conn:
+            runs.start(conn, run)
+    except (ConnectorError, psycopg.Error) as exc:
+        result.error = _warehouse_error(exc, "starting the run")
+        result.seconds = time.monotonic() - started
+        if client is not None:
+            client.close()
+        return result
+
+    api = client or XeroClient(settings)
+    before = api.counters()
+    try:
+        locks = [f"{RESOURCE}:{scope}" for scope in scopes]
+        with api, ConsumerLock(warehouse.dsn, run, locks) as lock:
+            with warehouse.connect() as conn:
+                runs.abandon_stale(conn, run)
+            for scope in scopes:
+                try:
+                    load_cursor_stream(_stream(api, settings, scope), warehouse, run, lock)
+                except DailyLimitError as exc:
+                    # The quota is per tenant: record it, keep what was committed, and let
+                    # the other tenants use theirs.
+                    log.warning("xero tenant %s: %s", scope or "(custom connection)", exc)
+                    result.error = exc
+    except ConnectorError as exc:
+        log.error("xero sync failed: %s", exc)
+        result.error = exc
+    except BaseException:
+        _finish(warehouse, run, api, before, result, started, failed=True)
+        raise
+    _finish(warehouse, run, api, before, result, started)
+    return result
+
+
+def _stream(api: XeroClient, settings: XeroSettings, scope: str) -> CursorStream:
+    return CursorStream(
+        source=SOURCE,
+        resource=RESOURCE,
+        scope=scope,
+        pages=functools.partial(api.credit_note_pages, scope or None),
+        normalize=functools.partial(normalize_credit_notes, tenant_id=scope),
+        header=XERO_CREDIT_NOTES,
+        children=(XERO_CREDIT_NOTE_LINES,),
+        overlap=settings.cursor_overlap,
+        advance="per_batch",
+    )
+
+
+def _finish(
+    warehouse: Warehouse,
+    run: runs.Run,
+    api: XeroClient,
+    before: dict[str, int],
+    result: SyncResult,
+    started: float,
+    *,
+    failed: bool = False,
+) -> None:
+    """Add the API counters, close the run's row and fill ``result``."""
+    counts = {key: value - before.get(key, 0) for key, value in api.counters().items()}
+    run.stats = run.added(RESOURCE, counts)
+    result.stats = run.stats
+    result.seconds = time.monotonic() - started
+    status = "failed" if failed else result.status
+    error = "unexpected error (see the log)" if failed else (result.reason or None)
+    try:
+        with warehouse.connect() as conn:
+            runs.finish(conn, run, status, error)
+    except (ConnectorError, psycopg.Error) as exc:
+        exc = _warehouse_error(exc, "recording the end of the run")
+        log.error("could not record the end of run %s: %s", run.short_id, exc)
+        if result.error is None and not failed:
+            result.error = exc
+
+
+def _warehouse_error(exc: BaseException, what: str) -> ConnectorError:
+    if isinstance(exc, ConnectorError):
+        return exc
+    error = WarehouseError(
+        f"{what} failed: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}"
+    )
+    error.__cause__ = exc
+    return error

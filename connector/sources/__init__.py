@@ -1,0 +1,1 @@
+"""Source API clients: one package per system, plus the shared retry helper."""

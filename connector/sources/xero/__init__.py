@@ -1,0 +1,1 @@
+"""Xero Accounting API (credit notes): wire contract and client."""

@@ -1,0 +1,404 @@
+"""XeroClient: Xero credit notes over httpx. Auth, paging, pacing and retries; no Postgres.
+
+Auth is the client_credentials grant (custom connections; APIS.md §2.1): the token is cached
+until shortly before it expires and fetched again once on a 401. Pages are requested with
+``order=UpdatedDateUTC ASC``, ``unitdp=4`` and ``If-Modified-Since`` (UTC, seconds) until a
+short or empty page. Calls are paced per tenant under the minute limit so steady state sees no
+429; a 429 ``minute``/``concurrent`` (or the legacy 503) is retried after ``Retry-After``, and
+a 429 ``day`` ends the run at once with :class:`DailyLimitError` (waiting hours is pointless).
+"""
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from connector.config import XeroSettings
+from connector.errors import (
+    ContractError,
+    DailyLimitError,
+    PermanentSourceError,
+    RateLimitError,
+)
+from connector.normalize.common import parse_json
+from connector.sources.retry import (
+    RetryStats,
+    call_with_retries,
+    parse_retry_after,
+    raise_for_status,
+    transport_error,
+)
+from connector.sources.xero.contract import (
+    CREDIT_NOTES_PATH,
+    IF_MODIFIED_SINCE,
+    LEGACY_THROTTLE_BODY,
+    MAX_PAGE_SIZE,
+    MINUTE_REMAINING,
+    RATE_LIMIT_PROBLEM,
+    ROOT_KEY,
+    TENANT_HEADER,
+    UNIT_DP,
+    format_if_modified_since,
+)
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "xero"
+ENDPOINT = "credit_notes"
+CREDENTIALS_HINT = (
+    "Check XERO_CLIENT_ID and XERO_CLIENT_SECRET (the client credentials of your custom "
+    "connection or app); the connection may have been disconnected in Xero"
+)
+TENANT_HINT = (
+    "Check XERO_TENANT_IDS: each tenant must be connected to this app (Xero's /connections "
+    "lists them); leave it empty for a custom connection"
+)
+# Stay under Xero's 60 calls per rolling minute per tenant with some headroom for other
+# callers and clock skew (Airbyte's source-xero paces at 55/min for the same reason).
+DEFAULT_CALLS_PER_WINDOW = 55
+DEFAULT_WINDOW = 60.0
+
+
+class _Stop(Exception):
+    """Carries an error out of :func:`call_with_retries` without it being retried."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class MinutePacer:
+    """Keeps one tenant under a rolling-window call limit before the server has to say 429.
+
+    A deliberately small class rather than a dependency (no rate-limit library is installed):
+    it remembers when its own calls were sent and waits until the oldest leaves the window
+    when either its budget is spent or the server's ``X-MinLimit-Remaining`` says 0.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limit = max(1, limit)
+        self.window = window
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: deque[float] = deque()
+        self._remaining: int | None = None
+        self.waited = 0.0
+
+    def acquire(self) -> None:
+        """Block until one more call fits in the window, then count it as sent."""
+        while True:
+            now = self._clock()
+            while self._sent and self._sent[0] <= now - self.window:
+                self._sent.popleft()
+                self._remaining = None  # the server's count has moved on too
+            full = len(self._sent) >= self.limit
+            server_full = self._remaining is not None and self._remaining <= 0
+            if not self._sent or not (full or server_full):
+                break
+            delay = self._sent[0] + self.window - now
+            self.waited += delay
+            log.debug("xero pacing: waiting %.2fs for a free slot", delay)
+            self._sleep(delay)
+        self._sent.append(self._clock())
+
+    def observe(self, remaining: str | None) -> None:
+        """Remember the server's ``X-MinLimit-Remaining`` from the latest response."""
+        if remaining is not None and remaining.strip().isdigit():
+            self._remaining = int(remaining)
+
+
+class XeroClient:
+    """Client for ``GET /CreditNotes`` of one app over any number of tenants."""
+
+    def __init__(
+        self,
+        settings: XeroSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        page_size: int = MAX_PAGE_SIZE,
+        calls_per_window: int = DEFAULT_CALLS_PER_WINDOW,
+        window: float = DEFAULT_WINDOW,
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        self.settings = settings
+        self.page_size = page_size
+        self._sleep = sleep
+        self._clock = clock
+        self._calls_per_window = calls_per_window
+        self._window = window
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(settings.http.timeout, connect=min(10.0, settings.http.timeout)),
+            verify=settings.http.verify_tls,
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+            headers={"User-Agent": "accounting-export-connector"},
+        )
+        self._pacers: dict[str, MinutePacer] = {}
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self.stats = RetryStats()
+        self.token_stats = RetryStats()
+        self.throttled = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> "XeroClient":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def counters(self) -> dict[str, int]:
+        """Counters for run metadata: API calls (attempts), retries, 429/503 throttles."""
+        return {
+            "api_calls": self.stats.calls + self.token_stats.calls,
+            "retries": self.stats.retries + self.token_stats.retries,
+            "http_429": self.throttled,
+        }
+
+    # --- public API --------------------------------------------------------------------------
+
+    def credit_note_pages(
+        self, tenant_id: str | None, since: datetime | None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield pages of credit notes changed since ``since`` (all when None), oldest first.
+
+        Raises:
+            DailyLimitError: the tenant's daily quota is spent (not retried).
+            PermanentSourceError: bad credentials (401) or tenant not connected (403).
+            ContractError: a response that is not the documented envelope, or a paging loop.
+            TransientSourceError: throttling or server errors that outlasted the retries.
+        """
+        page = 1
+        previous: tuple[Any, Any] | None = None
+        while True:
+            body = self._get_page(tenant_id, since, page)
+            records: list[dict[str, Any]] = body[ROOT_KEY]
+            if len(records) > self.page_size:
+                raise ContractError(
+                    SYSTEM,
+                    ENDPOINT,
+                    f"page {page} holds {len(records)} records, more than pageSize "
+                    f"{self.page_size}: the server ignored paging",
+                )
+            marker = _ids(records)
+            if records and marker == previous:
+                raise ContractError(
+                    SYSTEM, ENDPOINT, f"page {page} repeats page {page - 1}: a paging loop"
+                )
+            previous = marker
+            log.debug("xero %s page %d: %d records", tenant_id or "-", page, len(records))
+            if records:
+                yield records
+            if len(records) < self.page_size:
+                return
+            pagination = body.get("pagination")
+            count = pagination.get("pageCount") if isinstance(pagination, dict) else None
+            if isinstance(count, int) and page >= count:
+                return
+            page += 1
+
+    def probe(self) -> str:
+        """One small call per tenant (for ``connector check``); say what answered."""
+        tenants: tuple[str | None, ...] = self.settings.tenant_ids or (None,)
+        seen = []
+        for tenant in tenants:
+            body = self._get_page(tenant, None, 1, page_size=1)
+            count = body.get("pagination", {}).get("itemCount", "?")
+            seen.append(f"{tenant or 'custom connection'}: {count} credit note(s)")
+        return "; ".join(seen)
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    def _pacer(self, tenant: str | None) -> MinutePacer:
+        key = tenant or ""
+        if key not in self._pacers:
+            self._pacers[key] = MinutePacer(
+                self._calls_per_window, self._window, clock=self._clock, sleep=self._sleep
+            )
+        return self._pacers[key]
+
+    def _get_page(
+        self, tenant: str | None, since: datetime | None, page: int, *, page_size: int = 0
+    ) -> dict[str, Any]:
+        url = self.settings.base_url + CREDIT_NOTES_PATH
+        params = {
+            "page": str(page),
+            "pageSize": str(page_size or self.page_size),
+            "unitdp": str(UNIT_DP),
+            "order": "UpdatedDateUTC ASC",
+        }
+        headers = {"Accept": "application/json"}
+        if tenant:
+            headers[TENANT_HEADER] = tenant
+        if since is not None:
+            headers[IF_MODIFIED_SINCE] = format_if_modified_since(since)
+        pacer = self._pacer(tenant)
+
+        def attempt() -> dict[str, Any]:
+            pacer.acquire()
+            response = self._send(url, params, headers)
+            if response.status_code == 401:
+                # An expired or revoked token: fetch a new one once, then give up.
+                self._token = None
+                pacer.acquire()
+                response = self._send(url, params, headers)
+            pacer.observe(response.headers.get(MINUTE_REMAINING))
+            self._check(response)
+            return _envelope(response)
+
+        try:
+            return call_with_retries(
+                attempt,
+                http=self.settings.http,
+                stats=self.stats,
+                sleep=self._sleep,
+                what=f"xero CreditNotes page {page} ({tenant or 'custom connection'})",
+            )
+        except _Stop as stop:
+            raise stop.error from None
+
+    def _send(self, url: str, params: dict[str, str], headers: dict[str, str]) -> httpx.Response:
+        token = self._access_token()
+        try:
+            return self._http.get(
+                url, params=params, headers={**headers, "Authorization": f"Bearer {token}"}
+            )
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, system=SYSTEM, endpoint=ENDPOINT, method="GET") from exc
+
+    def _check(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if status == 429:
+            self.throttled += 1
+            if response.headers.get(RATE_LIMIT_PROBLEM, "").lower() == "day":
+                raise _Stop(
+                    DailyLimitError(
+                        SYSTEM,
+                        ENDPOINT,
+                        "429 daily call limit reached",
+                        url=str(response.request.url),
+                        status=429,
+                        retry_after=parse_retry_after(response.headers.get("retry-after")),
+                        limit="day",
+                        hint="The cursor is saved; the next run resumes where this one stopped",
+                    )
+                )
+        if status == 503 and response.text.startswith(LEGACY_THROTTLE_BODY):
+            # Pre-OAuth2 throttling (APIS.md §2.5): a rate limit, retried like a 429 minute.
+            self.throttled += 1
+            raise RateLimitError(
+                SYSTEM,
+                ENDPOINT,
+                "503 rate limit exceeded (legacy throttling)",
+                url=str(response.request.url),
+                status=503,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                limit="minute",
+            )
+        hint = CREDENTIALS_HINT if status == 401 else TENANT_HINT if status == 403 else ""
+        raise_for_status(response, system=SYSTEM, endpoint=ENDPOINT, auth_hint=hint)
+
+    def _access_token(self) -> str:
+        if self._token is not None and self._clock() < self._token_expires:
+            return self._token
+        token, lifetime = call_with_retries(
+            self._fetch_token,
+            http=self.settings.http,
+            stats=self.token_stats,
+            sleep=self._sleep,
+            what="xero token request",
+        )
+        # Renew a minute early (or halfway, for short-lived test tokens) so a token never
+        # expires between being checked and being used.
+        self._token = token
+        self._token_expires = self._clock() + lifetime - min(60.0, lifetime / 2)
+        return token
+
+    def _fetch_token(self) -> tuple[str, float]:
+        settings = self.settings
+        try:
+            response = self._http.post(
+                settings.token_url,
+                data={"grant_type": "client_credentials"},
+                auth=(settings.client_id, settings.client_secret.reveal()),
+                headers={"Accept": "application/json"},
+            )
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, system=SYSTEM, endpoint="token", method="POST") from exc
+        if response.status_code in (400, 401, 403):
+            raise PermanentSourceError(
+                SYSTEM,
+                "token",
+                f"{response.status_code} token request refused",
+                method="POST",
+                url=settings.token_url,
+                status=response.status_code,
+                body=response.text[:200],
+                hint=CREDENTIALS_HINT,
+            )
+        raise_for_status(response, system=SYSTEM, endpoint="token", auth_hint=CREDENTIALS_HINT)
+        try:
+            body = parse_json(response.content)
+            token, lifetime = body["access_token"], body["expires_in"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ContractError(
+                SYSTEM,
+                "token",
+                "token response is not JSON with access_token and expires_in",
+                method="POST",
+                url=settings.token_url,
+                status=response.status_code,
+            ) from exc
+        if not isinstance(token, str) or not isinstance(lifetime, int | float) or lifetime <= 0:
+            raise ContractError(SYSTEM, "token", "token response has an unusable token or expiry")
+        return token, float(lifetime)
+
+
+def _envelope(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = parse_json(response.content)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get(ROOT_KEY), list):
+        problem = "response is not JSON" if body is None else f"response has no {ROOT_KEY} array"
+        raise ContractError(
+            SYSTEM,
+            ENDPOINT,
+            problem,
+            url=str(response.request.url),
+            status=response.status_code,
+            body=response.text[:300],
+        )
+    return body
+
+
+def _ids(records: list[Any]) -> tuple[Any, Any]:
+    def one(record: Any) -> Any:
+        return record.get("CreditNoteID") if isinstance(record, dict) else None
+
+    return (one(records[0]), one(records[-1])) if records else (None, None)
