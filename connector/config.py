@@ -153,7 +153,7 @@ class TraedeSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "TraedeSettings":
-        """Build from the ``TRAEDE_*`` variables; raise :class:`ConfigError` naming what is missing."""
+        """Build from the ``TRAEDE_*`` variables; a :class:`ConfigError` names what is missing."""
         env = os.environ if env is None else env
         missing = [
             name
@@ -198,7 +198,7 @@ class XeroSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "XeroSettings":
-        """Build from the ``XERO_*`` variables; raise :class:`ConfigError` naming what is missing."""
+        """Build from the ``XERO_*`` variables; a :class:`ConfigError` names what is missing."""
         env = os.environ if env is None else env
         missing = [n for n in ("XERO_CLIENT_ID", "XERO_CLIENT_SECRET") if not _get(env, n)]
         if missing:
@@ -232,7 +232,7 @@ class UnleashedSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "UnleashedSettings":
-        """Build from the ``UNLEASHED_*`` variables; raise :class:`ConfigError` naming what is missing."""
+        """Build from ``UNLEASHED_*``; a :class:`ConfigError` names what is missing."""
         env = os.environ if env is None else env
         missing = [n for n in ("UNLEASHED_API_ID", "UNLEASHED_API_KEY") if not _get(env, n)]
         if missing:

@@ -5,6 +5,7 @@ instead of parsing text. Messages never carry secrets: URLs are redacted before 
 """
 
 import re
+from typing import Any
 
 _BODY_LIMIT = 500
 _SECRET_QUERY = re.compile(r"(?i)(access_token|token|key|secret|signature|password)=([^&\s]+)")
@@ -89,15 +90,15 @@ class TransientSourceError(SourceError):
 
     exit_code = 3
 
-    def __init__(self, *args: object, retry_after: float | None = None, **kwargs: object) -> None:
+    def __init__(self, *args: Any, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
 
 
 class RateLimitError(TransientSourceError):
     """The source throttled us; ``problem_kind`` says which limit (minute, day, concurrent)."""
 
-    def __init__(self, *args: object, limit: str = "", **kwargs: object) -> None:
+    def __init__(self, *args: Any, limit: str = "", **kwargs: Any) -> None:
         self.limit = limit
         super().__init__(*args, **kwargs)
 

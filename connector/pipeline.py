@@ -176,8 +176,9 @@ def run_traede(
     progress: Progress | None = None,
     client: TraedeClient | None = None,
 ) -> SyncResult:
-    """Run a TRAEDE sync (load then mark), a load only, or a mark only; never raises for a
-    :class:`ConnectorError` (it lands in ``result.error`` and the run row).
+    """Run a TRAEDE sync (load then mark), a load only, or a mark only.
+
+    Never raises a :class:`ConnectorError`: it lands in ``result.error`` and the run row.
     """
     started = time.monotonic()
     warehouse.migrate()

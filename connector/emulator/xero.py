@@ -182,6 +182,15 @@ def _routes(state: XeroState) -> list[Route]:
             tstate = state.tenants[tenant]
             tstate.calls += 1
             fault = state.faults.pop((tenant, tstate.calls), None)
+            state.requests.append(
+                {
+                    "tenant": tenant,
+                    "page": request.query_params.get("page"),
+                    "pageSize": request.query_params.get("pageSize"),
+                    "if_modified_since": request.headers.get("if-modified-since"),
+                    "fault": fault,
+                }
+            )
         if fault is not None:
             return _fault(state, tenant, fault)
         verdict = state.admit(tenant)

@@ -155,6 +155,8 @@ class XeroState:
         self.faults: dict[tuple[str, int], str] = {}
         self.on_page: PageHook | None = None
         self.app_minute: deque[float] = deque()
+        # The last API requests (tenant, page, pageSize, If-Modified-Since, status) for tests.
+        self.requests: deque[dict[str, Any]] = deque(maxlen=2000)
         for index, tenant in enumerate(tenants):
             state = TenantState()
             self.tenants[tenant] = state

@@ -216,7 +216,7 @@ def normalize_document(
 def normalize_batch(
     resource: str, records: Sequence[Any], loaded_at: datetime, run_id: str
 ) -> NormalizedBatch:
-    """Normalize a batch; a document sent twice keeps its last version (upserts need one row per key)."""
+    """Normalize a batch; a document sent twice keeps its last version (one row per key)."""
     shape = SHAPES[resource]
     accepted: dict[int, tuple[tuple[Any, ...], list[tuple[Any, ...]]]] = {}
     rejects: list[Reject] = []

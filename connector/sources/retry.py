@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import tenacity
@@ -93,7 +93,8 @@ def call_with_retries(
     def over_budget(state: tenacity.RetryCallState) -> bool:
         if state.attempt_number >= http.max_attempts:
             return True
-        return state.seconds_since_start + waiter(state) > http.max_retry_wait
+        elapsed = state.seconds_since_start or 0.0
+        return elapsed + waiter(state) > http.max_retry_wait
 
     def counted() -> T:
         stats.calls += 1
@@ -127,7 +128,7 @@ def raise_for_status(
     if status < 400:
         return
     request = response.request
-    common = {
+    common: dict[str, Any] = {
         "method": request.method,
         "url": str(request.url),
         "status": status,
@@ -141,7 +142,7 @@ def raise_for_status(
             "429 Too Many Requests",
             retry_after=parse_retry_after(response.headers.get("retry-after")),
             limit=response.headers.get("x-rate-limit-problem", ""),
-            **common,  # type: ignore[arg-type]
+            **common,
         )
     if status >= 500:
         raise TransientSourceError(
@@ -149,10 +150,10 @@ def raise_for_status(
             endpoint,
             f"{status} server error",
             retry_after=parse_retry_after(response.headers.get("retry-after")),
-            **common,  # type: ignore[arg-type]
+            **common,
         )
     hint = auth_hint if status in (401, 403) else ""
-    raise PermanentSourceError(system, endpoint, f"{status} client error", hint=hint, **common)  # type: ignore[arg-type]
+    raise PermanentSourceError(system, endpoint, f"{status} client error", hint=hint, **common)
 
 
 def _body_excerpt(response: httpx.Response) -> str:

@@ -1,5 +1,6 @@
-"""The warehouse: engine (embedded Postgres when no ``DATABASE_URL``), migrations, loading,
-outbox, rejects, cursors and run records. Knows no source API.
+"""The warehouse: engine, migrations, loading, outbox, rejects, cursors and run records.
+
+The engine is the embedded Postgres when ``DATABASE_URL`` is unset. Knows no source API.
 """
 
 from typing import Any

@@ -24,7 +24,8 @@ def ensure_temp_table(cur: psycopg.Cursor[Any], spec: TableSpec) -> sql.Identifi
     name = sql.Identifier(temp_name(spec))
     cur.execute(
         sql.SQL(
-            "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}.{} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}.{} INCLUDING DEFAULTS) "
+            "ON COMMIT DELETE ROWS"
         ).format(name, sql.Identifier(spec.schema), sql.Identifier(spec.table))
     )
     return name

@@ -23,9 +23,9 @@ def embedded_url(home: Path, database: str = "postgres") -> str:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI); harmless here.
             warnings.simplefilter("ignore")
-            import pgserver
+            from pgserver.postgres_server import get_server
 
-            server = pgserver.get_server(pgdata, cleanup_mode=None)
+            server = get_server(pgdata, cleanup_mode=None)
             uri: str = server.get_uri(database)
     except Exception as exc:  # pgserver raises plain exceptions and CalledProcessError
         raise WarehouseError(

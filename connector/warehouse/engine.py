@@ -29,7 +29,7 @@ class Target:
 
     @property
     def description(self) -> str:
-        """``database on host`` (the socket directory for the embedded server), never the password."""
+        """``database on host`` (socket directory when embedded), never the password."""
         host = self.url.host or str(self.url.query.get("host", "local socket"))
         return f"database {self.url.database!r} on {host}"
 

@@ -29,7 +29,7 @@ def _ident(spec: TableSpec) -> sql.Composed:
 
 
 def upsert_sql(spec: TableSpec) -> sql.Composed:
-    """``INSERT INTO staging ... SELECT FROM temp ON CONFLICT (key) DO UPDATE ... WHERE changed``."""
+    """``INSERT ... SELECT FROM temp ON CONFLICT (key) DO UPDATE ... WHERE changed``."""
     cols = spec.column_names
     non_key = [c for c in cols if c not in spec.key]
     compared = [c for c in spec.data_columns if c not in spec.key] + ["_raw"]

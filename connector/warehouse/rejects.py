@@ -51,7 +51,8 @@ def open_rejects(
     """Unresolved rejects, newest first, one per document (with how many times it was rejected)."""
     rows = conn.execute(
         "SELECT source, resource, document_id, field, reason, run_id, rejected_at, times FROM ("
-        "  SELECT *, count(*) OVER w AS times, row_number() OVER (w ORDER BY rejected_at DESC) AS rn"
+        "  SELECT *, count(*) OVER w AS times,"
+        "  row_number() OVER (w ORDER BY rejected_at DESC) AS rn"
         "  FROM connector.rejects WHERE resolved_at IS NULL AND (%s::text IS NULL OR source = %s)"
         "  WINDOW w AS (PARTITION BY source, resource, coalesce(document_id, reject_id::text))"
         ") x WHERE rn = 1 ORDER BY rejected_at DESC LIMIT %s",

@@ -20,7 +20,9 @@ def served() -> Iterator[tuple[str, UnleashedState]]:
         yield server.url, state
 
 
-def _get(base: str, path: str, query: str = "", *, key: str = API_KEY, **headers: str) -> httpx.Response:
+def _get(
+    base: str, path: str, query: str = "", *, key: str = API_KEY, **headers: str
+) -> httpx.Response:
     sent = {
         "Accept": "application/json",
         "Content-Type": "application/json",
@@ -168,7 +170,9 @@ def test_emulator_injected_faults_by_call_number(served) -> None:
 
 
 def test_emulator_day_granularity_truncates_modified_since() -> None:
-    app, state = create_unleashed_app(seed=2, count=30, api_id=API_ID, api_key=API_KEY, day_granularity=True)
+    app, state = create_unleashed_app(
+        seed=2, count=30, api_id=API_ID, api_key=API_KEY, day_granularity=True
+    )
     with EmulatorServer(app) as server:
         pivot = state.ordered()[5].modified
         query = f"modifiedSince={pivot.strftime('%Y-%m-%dT%H:%M:%S')}&pageSize=1000"
@@ -176,3 +180,15 @@ def test_emulator_day_granularity_truncates_modified_since() -> None:
     midnight = datetime(pivot.year, pivot.month, pivot.day, tzinfo=UTC)
     assert len(items) == len([n for n in state.ordered() if n.modified >= midnight])
     assert parse_json(VENDOR_EXAMPLE_RECORD)["CreditNumber"] in state.notes
+
+
+def test_client_probe_against_the_emulator(served) -> None:
+    from connector.config import Secret, UnleashedSettings
+    from connector.sources.unleashed.client import UnleashedClient
+
+    base, state = served
+    settings = UnleashedSettings(
+        base_url=base, api_id=API_ID, api_key=Secret(API_KEY), client_type="t/probe"
+    )
+    with UnleashedClient(settings) as client:
+        assert client.probe() == f"{len(state.notes)} credit note(s) visible"

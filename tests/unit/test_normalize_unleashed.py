@@ -48,7 +48,10 @@ def test_normalize_vendor_example_every_value() -> None:
     assert batch.cursor == MODIFIED
     (row,) = [_header(r) for r in batch.headers.rows]
     raw = row.pop("_raw")
-    json_columns = {c: json.loads(row.pop(c)) for c in ("warehouse", "customer", "currency", "tax", "sales_order")}
+    json_columns = {
+        c: json.loads(row.pop(c))
+        for c in ("warehouse", "customer", "currency", "tax", "sales_order")
+    }
     assert row == {
         "credit_number": "CN-00000017",
         "credit_date": JUNE_1,
@@ -153,7 +156,12 @@ def test_normalize_vendor_example_every_value() -> None:
     assert str(lists["pending_batch_numbers"][0]["Quantity"]) == "1.0000"
     assert line_raw["Guid"] == "f58539b8-6afa-4fd8-864a-3bca2228066e"
     # Decimal-exact text in jsonb: trailing zeros survive.
-    assert '"Quantity":-1.0000' in batch.children[0].rows[0][UNLEASHED_CREDIT_NOTE_LINES.column_names.index("batch_numbers")]
+    assert (
+        '"Quantity":-1.0000'
+        in batch.children[0].rows[0][
+            UNLEASHED_CREDIT_NOTE_LINES.column_names.index("batch_numbers")
+        ]
+    )
 
 
 def test_duplicate_key_with_different_values_is_rejected() -> None:
@@ -209,11 +217,11 @@ def test_duplicate_credit_numbers_last_one_wins_and_cursor_is_the_max() -> None:
     newer = {**first, "CreditStatus": "Completed"}
     batch = normalize_credit_notes([older, second, newer], LOADED, "r")
     assert batch.keys == [second["CreditNumber"], first["CreditNumber"]]
-    statuses = {_header(r)["credit_number"]: _header(r)["credit_status"] for r in batch.headers.rows}
+    statuses = {
+        _header(r)["credit_number"]: _header(r)["credit_status"] for r in batch.headers.rows
+    }
     assert statuses[first["CreditNumber"]] == "Completed"
-    expected = max(
-        _header(r)["last_modified_on"] for r in batch.headers.rows
-    )
+    expected = max(_header(r)["last_modified_on"] for r in batch.headers.rows)
     assert batch.cursor == expected
     lines_of_first = [r for r in batch.children[0].rows if r[0] == first["CreditNumber"]]
     assert len(lines_of_first) == len(first["CreditLines"])

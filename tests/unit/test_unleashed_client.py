@@ -11,12 +11,6 @@ from connector.config import HttpSettings, Secret, UnleashedSettings
 from connector.errors import ContractError, PermanentSourceError, TransientSourceError
 from connector.sources.unleashed.client import UnleashedClient
 
-# connector/sources/retry.py passes tenacity's deprecated `initial=` (tenacity 9.1+ warns);
-# the fix belongs in retry.py (`multiplier=`), reported to the lead. Narrow ignore until then.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The 'initial' parameter is deprecated:DeprecationWarning"
-)
-
 KEY = "s3cret-key-value"
 
 
@@ -158,7 +152,11 @@ def test_client_retries_timeouts_then_gives_up() -> None:
         (b"<html>oops</html>", "not JSON"),
         (b"[]", "not a JSON object"),
         (b'{"Items": []}', "no Pagination"),
-        (b'{"Pagination": {"NumberOfItems": 1, "PageSize": 1, "PageNumber": 1, "NumberOfPages": 1}}', "no Items"),
+        (
+            b'{"Pagination": {"NumberOfItems": 1, "PageSize": 1, "PageNumber": 1, '
+            b'"NumberOfPages": 1}}',
+            "no Items",
+        ),
         (b'{"Pagination": {"NumberOfItems": 1}, "Items": []}', "Pagination.PageSize"),
     ],
 )
@@ -194,3 +192,17 @@ def test_client_parses_numbers_as_decimal_and_keeps_duplicate_keys_readable() ->
     (page,) = list(client.credit_note_pages(None))
     assert str(page[0]["Total"]) == "12.50"
     assert json.dumps(page[0]["CreditNumber"]) == '"CN-1"'
+
+
+def test_client_probe_asks_for_the_count_only() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=_page(1, 0, [], size=0) | {"Pagination": {
+            "NumberOfItems": 42, "PageSize": 0, "PageNumber": 1, "NumberOfPages": 0}})  # fmt: skip
+
+    client, _ = _client(handler)
+    assert client.probe() == "42 credit note(s) visible"
+    assert seen[0].url.path == "/CreditNotes" and seen[0].url.query == b"pageSize=0"
+    assert seen[0].headers["api-auth-signature"] == _expected_signature(b"pageSize=0")

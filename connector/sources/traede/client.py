@@ -50,6 +50,7 @@ AUTH_HINT = (
 # once, and the rest of the body is parsed as a stream so memory stays bounded.
 STREAM_THRESHOLD = 32 * 1024 * 1024
 MARK_ITEM_ATTEMPTS = 3
+QueryPairs = list[tuple[str, str | int | float | bool | None]]
 
 
 @dataclass(frozen=True)
@@ -129,9 +130,9 @@ class TraedeClient:
 
     def export_params(
         self, endpoint: Endpoint, options: ExportOptions, page: int, limit: int
-    ) -> list[tuple[str, str]]:
+    ) -> QueryPairs:
         """Query pairs for one export page (``includes[]=lines`` where the resource has lines)."""
-        params: list[tuple[str, str]] = [("system_id", self.settings.system_id)]
+        params: QueryPairs = [("system_id", self.settings.system_id)]
         if options.not_exported_since is not None:
             params.append(("not_exported_since", format_utc(options.not_exported_since)))
         if endpoint.has_drafts:
@@ -142,9 +143,7 @@ class TraedeClient:
         params.extend([("page", str(page)), ("limit", str(limit))])
         return params
 
-    def _get_page(
-        self, endpoint: Endpoint, params: list[tuple[str, str]]
-    ) -> list[Any] | Iterator[Any]:
+    def _get_page(self, endpoint: Endpoint, params: QueryPairs) -> list[Any] | Iterator[Any]:
         name = f"{endpoint.resource}.export"
 
         def attempt() -> list[Any] | Iterator[Any]:
@@ -470,7 +469,9 @@ def _advances(record: Any, last_id: int | None) -> bool:
 
 
 def _max_id(records: list[Any], last_id: int | None) -> int | None:
-    ids = [r["id"] for r in records if isinstance(r, dict) and isinstance(r.get("id"), int)]
+    ids: list[int] = [
+        r["id"] for r in records if isinstance(r, dict) and isinstance(r.get("id"), int)
+    ]
     if not ids:
         return last_id
     top = max(ids)

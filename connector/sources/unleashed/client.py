@@ -126,10 +126,23 @@ class UnleashedClient:
                 return
             page += 1
 
-    def _get_page(self, page: int, query: str, signature: str) -> dict[str, Any]:
+    def probe(self) -> str:
+        """Check the credentials with one cheap call (``pageSize=0``: just the count).
+
+        Raises:
+            PermanentSourceError: 403, the id or key is wrong.
+        """
+        query = build_query([("pageSize", "0")])
+        envelope = self._get_page(1, query, sign(query, self.settings.api_key.reveal()), "")
+        return f"{envelope['Pagination']['NumberOfItems']} credit note(s) visible"
+
+    def _get_page(
+        self, page: int, query: str, signature: str, page_path: str | None = None
+    ) -> dict[str, Any]:
         # Built as one string: httpx leaves a valid percent-encoded query untouched, so the
         # bytes on the wire are exactly the bytes signed.
-        path = f"{self.settings.base_url}{CREDIT_NOTES_PATH}/{page}"
+        suffix = f"/{page}" if page_path is None else page_path
+        path = f"{self.settings.base_url}{CREDIT_NOTES_PATH}{suffix}"
         target = httpx.URL(f"{path}?{query}" if query else path)
 
         def attempt() -> dict[str, Any]:
@@ -145,7 +158,7 @@ class UnleashedClient:
             http=self.settings.http,
             stats=self.stats,
             sleep=self._sleep,
-            what=f"GET {CREDIT_NOTES_PATH}/{page}",
+            what=f"GET {CREDIT_NOTES_PATH}{suffix}",
         )
 
 
