@@ -131,7 +131,8 @@ def test_backfill_redelivers_updates_changed_values_replaces_lines_and_marks_aga
         assert result.total("updated") == 1
         assert result.total("marked") == result.total("fetched")
         row = db.execute(
-            "SELECT notes, (SELECT count(*) FROM staging.traede_invoice_lines WHERE invoice_id = %s) "
+            "SELECT notes, (SELECT count(*) FROM staging.traede_invoice_lines "
+            "WHERE invoice_id = %s) "
             "FROM staging.traede_invoices WHERE id = %s",
             (doc_id, doc_id),
         ).fetchone()
@@ -144,7 +145,10 @@ def test_backfill_redelivers_updates_changed_values_replaces_lines_and_marks_aga
 
 def test_filters_pass_through(warehouse: Warehouse, db: psycopg.Connection) -> None:
     with running_traede(warehouse, accounting_entries=80) as t:
-        docs = [t.state.document("accounting_entries", i) for i in all_ids(t.state, "accounting_entries")]
+        docs = [
+            t.state.document("accounting_entries", i)
+            for i in all_ids(t.state, "accounting_entries")
+        ]
         cut = sorted(d["created_at"] for d in docs)[40]
         cut_dt = datetime.fromisoformat(cut).replace(tzinfo=UTC)
         groups = (FilterGroup((Filter("created_at", "gte", cut_dt),)),)
@@ -164,10 +168,12 @@ def test_malformed_documents_are_quarantined_not_marked_rest_loaded(
         bad = {
             900001: '{"id": 900001, "status": "booked"}',  # required fields missing
             900002: template_text(template, 900002).replace('"currency":', '"currency": 12, "x":'),
-            900003: template_text(template, 900003).replace('"lines":[', '"lines":{"a":[').replace(
-                "]}", "]}}", 1
+            900003: template_text(template, 900003)
+            .replace('"lines":[', '"lines":{"a":[')
+            .replace("]}", "]}}", 1),
+            900004: template_text(template, 900004).replace(
+                '"notes":', '"notes":"a\\u0000b","n2":'
             ),
-            900004: template_text(template, 900004).replace('"notes":', '"notes":"a\\u0000b","n2":'),
         }
         for doc_id, text in bad.items():
             t.state.add_raw_document("invoices", doc_id, text)
@@ -195,13 +201,18 @@ def template_text(doc: dict, new_id: int) -> str:
     return orjson.dumps({**doc, "id": new_id}, default=_decimal_fragment).decode()
 
 
-def test_a_second_run_fails_fast_naming_the_lock_holder(warehouse: Warehouse, db: psycopg.Connection) -> None:
+def test_a_second_run_fails_fast_naming_the_lock_holder(
+    warehouse: Warehouse, db: psycopg.Connection
+) -> None:
     holder = Run(source="traede", system_id=SYSTEM_ID, kind="sync", resources=("invoices",))
     with warehouse.connect() as conn:
         from connector.warehouse import runs
 
         runs.start(conn, holder)
-    with running_traede(warehouse, invoices=5) as t, ConsumerLock(warehouse.dsn, holder, ["invoices"]):
+    with (
+        running_traede(warehouse, invoices=5) as t,
+        ConsumerLock(warehouse.dsn, holder, ["invoices"]),
+    ):
         result = _sync(t, warehouse)
         assert isinstance(result.error, LockHeldError)
         assert result.exit_code == 7
@@ -212,43 +223,56 @@ def test_a_second_run_fails_fast_naming_the_lock_holder(warehouse: Warehouse, db
 def test_unauthorized_mid_run_stops_with_a_clear_message_and_next_run_completes(
     warehouse: Warehouse, db: psycopg.Connection
 ) -> None:
-    with running_traede(warehouse, invoices=150, faults="invoices.export:unauthorized@calls=2") as t:
+    with running_traede(
+        warehouse, invoices=150, faults="invoices.export:unauthorized@calls=2"
+    ) as t:
         result = _sync(t, warehouse, resources=("invoices",))
         assert isinstance(result.error, PermanentSourceError)
         assert result.exit_code == 4
         assert "TRAEDE_API_TOKEN" in str(result.error)
         assert "secret-value" not in str(result.error)
-        assert t.state.marks("invoices") == {} or marked_ids(t.state, "invoices") <= staging_ids(db, "invoices")
+        assert t.state.marks("invoices") == {} or marked_ids(t.state, "invoices") <= staging_ids(
+            db, "invoices"
+        )
         t.state.set_faults(None)
         again = _sync(t, warehouse, resources=("invoices",))
         assert again.exit_code == EXIT_OK
         assert_invariants(db, t.state, ("invoices",))
 
 
-def test_poison_ids_fail_visibly_and_others_are_marked(warehouse: Warehouse, db: psycopg.Connection) -> None:
+def test_poison_ids_fail_visibly_and_others_are_marked(
+    warehouse: Warehouse, db: psycopg.Connection
+) -> None:
     with running_traede(warehouse, accounting_entries=60) as t:
         poison = all_ids(t.state, "accounting_entries")[:3]
         t.state.set_faults(
-            FaultPlan.parse("accounting_entries.mark:mark_fail_ids@ids=" + "|".join(map(str, poison)))
+            FaultPlan.parse(
+                "accounting_entries.mark:mark_fail_ids@ids=" + "|".join(map(str, poison))
+            )
         )
         result = _sync(t, warehouse, resources=("accounting_entries",))
         assert result.exit_code == EXIT_MARKS
         assert result.total("marked") == 57 and result.total("mark_failed") == 3
         failed = db.execute(
-            "SELECT document_id, attempts, last_error FROM connector.export_outbox WHERE state = 'failed'"
+            "SELECT document_id, attempts, last_error FROM connector.export_outbox "
+            "WHERE state = 'failed'"
         ).fetchall()
         assert sorted(r[0] for r in failed) == poison
         assert all(r[1] >= 3 and "temporarily_unavailable" in r[2] for r in failed)
         # later: the source recovers; `connector mark` drains what was left
         t.state.set_faults(None)
-        drained = run_traede(t.settings, warehouse, SyncOptions(resources=("accounting_entries",)), kind="mark")
+        drained = run_traede(
+            t.settings, warehouse, SyncOptions(resources=("accounting_entries",)), kind="mark"
+        )
         assert drained.exit_code == EXIT_OK and drained.total("marked") == 3
         assert outbox_states(db) == {"acked": 60}
         assert_invariants(db, t.state, ("accounting_entries",))
 
 
-def test_database_timezone_changes_nothing(warehouse: Warehouse, db: psycopg.Connection, pg_url: str) -> None:
-    db.execute(f'ALTER DATABASE "{warehouse.target.database}" SET timezone = \'Pacific/Chatham\'')
+def test_database_timezone_changes_nothing(
+    warehouse: Warehouse, db: psycopg.Connection, pg_url: str
+) -> None:
+    db.execute(f"ALTER DATABASE \"{warehouse.target.database}\" SET timezone = 'Pacific/Chatham'")
     with running_traede(warehouse, invoices=40, accounting_entries=40) as t:
         assert _sync(t, warehouse).exit_code == EXIT_OK
         with warehouse.connect(autocommit=True) as fresh:

@@ -38,8 +38,12 @@ ABSORBED = {
 
 
 @pytest.mark.parametrize("spec", list(ABSORBED.values()), ids=list(ABSORBED))
-def test_transient_faults_are_absorbed_with_invariants_intact(warehouse: Warehouse, db, spec: str) -> None:
-    with running_traede(warehouse, invoices=90, credit_notes=40, accounting_entries=90, faults=spec) as t:
+def test_transient_faults_are_absorbed_with_invariants_intact(
+    warehouse: Warehouse, db, spec: str
+) -> None:
+    with running_traede(
+        warehouse, invoices=90, credit_notes=40, accounting_entries=90, faults=spec
+    ) as t:
         result = run_traede(t.settings, warehouse, SyncOptions())
         assert result.exit_code == EXIT_OK, result.reason
         for resource in ALL:
@@ -65,7 +69,11 @@ def test_persistent_faults_fail_clearly_and_the_next_run_completes(
     from tests.integration.traede_support import fast_http
 
     with running_traede(
-        warehouse, invoices=70, accounting_entries=20, faults=spec, http=fast_http(max_attempts=3, max_retry_wait=5)
+        warehouse,
+        invoices=70,
+        accounting_entries=20,
+        faults=spec,
+        http=fast_http(max_attempts=3, max_retry_wait=5),
     ) as t:
         result = run_traede(t.settings, warehouse, SyncOptions())
         assert isinstance(result.error, error), result.error
@@ -73,7 +81,9 @@ def test_persistent_faults_fail_clearly_and_the_next_run_completes(
         assert "invoices" in str(result.error)
         assert t.state.violations == []
         # the other resource still loaded and was marked; invoices were not marked
-        assert staging_ids(db, "accounting_entries") == set(expected_ids(t.state, "accounting_entries"))
+        assert staging_ids(db, "accounting_entries") == set(
+            expected_ids(t.state, "accounting_entries")
+        )
         assert not t.state.marks("invoices")
         t.state.set_faults(None)
         again = run_traede(t.settings, warehouse, SyncOptions())
@@ -85,7 +95,9 @@ def test_slow_reply_beyond_timeout_is_retried(warehouse: Warehouse, db) -> None:
     from tests.integration.traede_support import fast_http
 
     with running_traede(
-        warehouse, accounting_entries=30, faults="accounting_entries.export:slow@calls=1,delay=2",
+        warehouse,
+        accounting_entries=30,
+        faults="accounting_entries.export:slow@calls=1,delay=2",
         http=fast_http(timeout=1.0),
     ) as t:
         result = run_traede(t.settings, warehouse, SyncOptions(resources=("accounting_entries",)))

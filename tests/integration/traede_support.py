@@ -24,7 +24,11 @@ APP_KEY = "key-9a8b7c6d-secret-value"
 SYSTEM_ID = "erp-test"
 TABLE_FOR = {
     "invoices": ("staging.traede_invoices", "staging.traede_invoice_lines", "invoice_id"),
-    "credit_notes": ("staging.traede_credit_notes", "staging.traede_credit_note_lines", "credit_note_id"),
+    "credit_notes": (
+        "staging.traede_credit_notes",
+        "staging.traede_credit_note_lines",
+        "credit_note_id",
+    ),
     "accounting_entries": ("staging.traede_accounting_entries", None, None),
 }
 
@@ -89,9 +93,7 @@ def _committed_checker(warehouse: Warehouse) -> Any:
     def check(resource: str, system_id: str, ids: list[int]) -> None:
         table = TABLE_FOR[resource.replace("-", "_")][0]
         with psycopg.connect(warehouse.dsn, autocommit=True) as conn:
-            rows = conn.execute(
-                f"SELECT id FROM {table} WHERE id = ANY(%s)", (ids,)
-            ).fetchall()
+            rows = conn.execute(f"SELECT id FROM {table} WHERE id = ANY(%s)", (ids,)).fetchall()
         missing = set(ids) - {r[0] for r in rows}
         if missing:
             raise AssertionError(f"marked before commit: {resource} {sorted(missing)}")
@@ -133,16 +135,15 @@ def _expected_value(kind: str, value: Any) -> Any:
     return value
 
 
-def assert_staging_matches(db: psycopg.Connection, state: TraedeState, resource: str, ids: list[int]) -> None:
+def assert_staging_matches(
+    db: psycopg.Connection, state: TraedeState, resource: str, ids: list[int]
+) -> None:
     """Every column of every document and line equals the emulator's, Decimal-exact."""
     shape = SHAPES[resource]
     header_table, line_table, fk = TABLE_FOR[resource]
     cols = list(shape.header.data_columns)
     kinds = {c.name: c.pg_type for c in shape.header.columns}
-    rows = {
-        r[0]: r
-        for r in db.execute(f"SELECT {', '.join(cols)} FROM {header_table}").fetchall()
-    }
+    rows = {r[0]: r for r in db.execute(f"SELECT {', '.join(cols)} FROM {header_table}").fetchall()}
     assert sorted(rows) == sorted(ids), f"{resource}: staging ids differ from the emulator"
     for doc_id in ids:
         doc = state.document(resource, doc_id)
@@ -183,7 +184,9 @@ def marked_ids(state: TraedeState, resource: str, system_id: str = SYSTEM_ID) ->
 
 
 def outbox_states(db: psycopg.Connection) -> dict[str, int]:
-    rows = db.execute("SELECT state, count(*) FROM connector.export_outbox GROUP BY state").fetchall()
+    rows = db.execute(
+        "SELECT state, count(*) FROM connector.export_outbox GROUP BY state"
+    ).fetchall()
     return {r[0]: r[1] for r in rows}
 
 
@@ -192,7 +195,9 @@ def staging_ids(db: psycopg.Connection, resource: str) -> set[int]:
     return {r[0] for r in db.execute(f"SELECT id FROM {table}").fetchall()}
 
 
-def assert_invariants(db: psycopg.Connection, state: TraedeState, resources: tuple[str, ...]) -> None:
+def assert_invariants(
+    db: psycopg.Connection, state: TraedeState, resources: tuple[str, ...]
+) -> None:
     """Marked iff in staging; outbox fully acked; no violation seen by the emulator."""
     assert state.violations == [], state.violations
     for resource in resources:
