@@ -40,6 +40,7 @@ STAT_KEYS = (
     "marked",
     "mark_failed",
     "mark_calls",
+    "http_429",
 )
 
 

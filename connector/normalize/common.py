@@ -161,7 +161,7 @@ def to_decimal(value: Any, name: str, *, nullable: bool = True) -> Decimal | Non
         if not math.isfinite(value):
             raise FieldError(name, value, "is not a finite number")
         return Decimal(repr(value))
-    raise FieldError(name, value, f"expected a number, got {type(value).__name__}")
+    raise FieldError(name, value, f"expected a number, got {_kind(value)}")
 
 
 def to_int(
