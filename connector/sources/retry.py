@@ -83,18 +83,21 @@ def call_with_retries(
     stats = stats if stats is not None else RetryStats()
     waiter = _wait(http)
 
+    waited = [0.0]  # seconds slept for this call so far (the budget counts waits, not work)
+
     def before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         delay = state.upcoming_sleep
+        waited[0] += delay
         stats.retries += 1
         stats.waited += delay
         log.warning("%s failed (%s); retry %d in %.1fs", what, exc, state.attempt_number, delay)
 
     def over_budget(state: tenacity.RetryCallState) -> bool:
+        # tenacity computes the next wait (upcoming_sleep) before it asks whether to stop.
         if state.attempt_number >= http.max_attempts:
             return True
-        elapsed = state.seconds_since_start or 0.0
-        return elapsed + waiter(state) > http.max_retry_wait
+        return waited[0] + state.upcoming_sleep > http.max_retry_wait
 
     def counted() -> T:
         stats.calls += 1
