@@ -35,6 +35,7 @@ from connector.sources.retry import (
     raise_for_status,
     transport_error,
 )
+from connector.sources.traede.contract import RETRYABLE_MARK_ERRORS
 from connector.sources.traede.endpoints import ENDPOINTS, MAX_MARK_ITEMS, Endpoint
 from connector.sources.traede.filters import FilterGroup, encode_filter_groups, format_utc
 from connector.warehouse.outbox import MarkOutcome
@@ -444,7 +445,7 @@ def _mark_results(
         else:
             code = str(item.get("error", "error"))
             message = str(item.get("message", ""))[:300]
-            prefix = "retry:" if code in {"temporarily_unavailable", "timeout", "conflict"} else ""
+            prefix = "retry:" if code in RETRYABLE_MARK_ERRORS else ""
             results[doc_id] = f"{prefix}{code}: {message}".rstrip(": ")
     for doc_id in ids:
         results.setdefault(doc_id, None if not items else "no outcome for this id in the response")
