@@ -235,7 +235,7 @@ def to_utc(value: Any, name: str, *, nullable: bool = True) -> datetime | None:
             name, value, "is not a valid timestamp (want YYYY-MM-DD HH:MM:SS)"
         ) from None
     result = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    if len(_TS_CACHE) > 100_000:
+    if len(_TS_CACHE) > 10_000:
         _TS_CACHE.clear()
     _TS_CACHE[value] = result
     return result

@@ -39,7 +39,9 @@ def _table(spec: TableSpec) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(spec.schema), sql.Identifier(spec.table))
 
 
-def _one(conn: psycopg.Connection[Any], query: sql.Composable, params: tuple[Any, ...] = ()) -> Any:
+def _one(
+    conn: psycopg.Connection[Any], query: sql.SQL | sql.Composed, params: tuple[Any, ...] = ()
+) -> Any:
     row = conn.execute(query, params).fetchone()
     conn.commit()
     return row[0] if row else None
@@ -84,9 +86,7 @@ def _last_run_id(
     return None if value is None else str(value)
 
 
-def rejects_in_last_run(
-    conn: psycopg.Connection[Any], source: str, resource: str
-) -> RejectSummary:
+def rejects_in_last_run(conn: psycopg.Connection[Any], source: str, resource: str) -> RejectSummary:
     """How many records the latest load of ``resource`` rejected, and why (by reason)."""
     run_id = _last_run_id(conn, source, resource, finished=False)
     if run_id is None:
