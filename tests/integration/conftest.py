@@ -3,6 +3,10 @@ never a skip) with a fresh migrated database per test.
 """
 
 import os
+import shutil
+import signal
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from connector.config import WarehouseSettings
 from connector.warehouse import Warehouse
-from connector.warehouse.embedded import embedded_url
+from connector.warehouse.embedded import embedded_pid, embedded_url
 from connector.warehouse.engine import Target, libpq_dsn
 from connector.warehouse.migrations import apply_migrations
 
@@ -21,13 +25,39 @@ TEMPLATE = "connector_test_template"
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """SQLAlchemy URL of the server's maintenance database."""
+def pg_server_url() -> Iterator[str]:
+    """SQLAlchemy URL of the server's maintenance database.
+
+    The embedded server lives in its own temporary directory (not pytest's tmp tree, which
+    other pytest processes on the machine may prune) and is stopped when the session ends.
+    """
     given = os.environ.get("TEST_DATABASE_URL")
     if given:
-        return given.replace("postgresql://", "postgresql+psycopg://", 1)
-    home = Path(tmp_path_factory.mktemp("pg"))
-    return embedded_url(home, "postgres")
+        yield given.replace("postgresql://", "postgresql+psycopg://", 1)
+        return
+    home = Path(tempfile.mkdtemp(prefix="connector-test-pg-"))
+    try:
+        yield embedded_url(home, "postgres")
+    finally:
+        _stop_embedded(home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _stop_embedded(home: Path) -> None:
+    pid = embedded_pid(home)
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGINT)  # "fast" shutdown: roll back sessions, stop
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
 
 
 def _admin(url: str) -> psycopg.Connection[tuple[object, ...]]:
