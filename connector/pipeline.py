@@ -243,7 +243,10 @@ def run_traede(
     result.stats = run.stats
     result.seconds = time.monotonic() - started
     if result.marking:
-        result.pending_marks = _open_marks(warehouse, run)
+        try:
+            result.pending_marks = _open_marks(warehouse, run)
+        except ConnectorError as exc:  # the database may be the thing that failed
+            result.error = result.error or exc
     _finish(warehouse, run, result.status, result.reason or None)
     return result
 

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from connector.errors import WarehouseError
 from connector.tables.spec import TableSpec
 from connector.warehouse.copy_loader import temp_name
 
@@ -70,22 +71,10 @@ def iter_open(
     """
     last: tuple[datetime, int] | None = None
     while True:
-        if last is None:
-            rows = conn.execute(
-                "SELECT enqueued_at, document_id FROM connector.export_outbox "
-                "WHERE source = %s AND resource = %s AND system_id = %s AND state <> 'acked' "
-                "ORDER BY enqueued_at, document_id LIMIT %s",
-                (source, resource, system_id, chunk),
-            ).fetchall()
-        else:
-            rows = conn.execute(
-                "SELECT enqueued_at, document_id FROM connector.export_outbox "
-                "WHERE source = %s AND resource = %s AND system_id = %s AND state <> 'acked' "
-                "AND (enqueued_at, document_id) > (%s, %s) "
-                "ORDER BY enqueued_at, document_id LIMIT %s",
-                (source, resource, system_id, last[0], last[1], chunk),
-            ).fetchall()
-        conn.commit()
+        try:
+            rows = _open_chunk(conn, source, resource, system_id, last, chunk)
+        except psycopg.Error as exc:
+            raise _failed("reading open rows", exc) from exc
         if not rows:
             return
         for _, document_id in rows:
@@ -93,6 +82,39 @@ def iter_open(
         last = (rows[-1][0], int(rows[-1][1]))
         if len(rows) < chunk:
             return
+
+
+def _failed(what: str, exc: psycopg.Error) -> WarehouseError:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return WarehouseError(f"export outbox: {what} failed: {first}")
+
+
+def _open_chunk(
+    conn: psycopg.Connection[Any],
+    source: str,
+    resource: str,
+    system_id: str,
+    last: tuple[datetime, int] | None,
+    chunk: int,
+) -> list[tuple[Any, ...]]:
+    if last is None:
+        rows = conn.execute(
+            "SELECT enqueued_at, document_id FROM connector.export_outbox "
+            "WHERE source = %s AND resource = %s AND system_id = %s AND state <> 'acked' "
+            "ORDER BY enqueued_at, document_id LIMIT %s",
+            (source, resource, system_id, chunk),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT enqueued_at, document_id FROM connector.export_outbox "
+            "WHERE source = %s AND resource = %s AND system_id = %s AND state <> 'acked' "
+            "AND (enqueued_at, document_id) > (%s, %s) "
+            "ORDER BY enqueued_at, document_id LIMIT %s",
+            (source, resource, system_id, last[0], last[1], chunk),
+        ).fetchall()
+    conn.commit()
+    return rows
 
 
 def record(
@@ -107,6 +129,20 @@ def record(
     """Record outcomes in one statement: acked, or failed with the error and attempts."""
     if not outcomes:
         return
+    try:
+        _record(conn, outcomes, source, resource, system_id, mark_run_id)
+    except psycopg.Error as exc:
+        raise _failed(f"recording {len(outcomes)} mark outcome(s)", exc) from exc
+
+
+def _record(
+    conn: psycopg.Connection[Any],
+    outcomes: Sequence[MarkOutcome],
+    source: str,
+    resource: str,
+    system_id: str,
+    mark_run_id: str,
+) -> None:
     with conn.transaction():
         conn.execute(
             "UPDATE connector.export_outbox AS o SET "
@@ -134,13 +170,23 @@ def counts(
     conn: psycopg.Connection[Any], source: str, system_id: str | None = None
 ) -> dict[str, dict[str, int]]:
     """Outbox rows per resource and state (``{resource: {state: n}}``)."""
+    try:
+        rows = _counts(conn, source, system_id)
+    except psycopg.Error as exc:
+        raise _failed("counting rows", exc) from exc
+    result: dict[str, dict[str, int]] = {}
+    for resource, state, n in rows:
+        result.setdefault(str(resource), {})[str(state)] = int(n)
+    return result
+
+
+def _counts(
+    conn: psycopg.Connection[Any], source: str, system_id: str | None
+) -> list[tuple[Any, ...]]:
     rows = conn.execute(
         "SELECT resource, state, count(*) FROM connector.export_outbox "
         "WHERE source = %s AND (%s::text IS NULL OR system_id = %s) GROUP BY resource, state",
         (source, system_id, system_id),
     ).fetchall()
     conn.commit()
-    result: dict[str, dict[str, int]] = {}
-    for resource, state, n in rows:
-        result.setdefault(str(resource), {})[str(state)] = int(n)
-    return result
+    return rows

@@ -51,6 +51,7 @@ AUTH_HINT = (
 # once, and the rest of the body is parsed as a stream so memory stays bounded.
 STREAM_THRESHOLD = 32 * 1024 * 1024
 MARK_ITEM_ATTEMPTS = 3
+_ID_MIN, _ID_MAX = -(2**63), 2**63 - 1  # staging ids are bigint
 QueryPairs = list[tuple[str, str | int | float | bool | None]]
 
 
@@ -404,22 +405,26 @@ class TraedeClient:
             ]
         }
 
-        def attempt() -> httpx.Response:
+        def attempt() -> dict[int, str | None]:
             try:
                 response = self._http.post(endpoint.mark_path, json=body, headers=self._auth())
             except httpx.HTTPError as exc:
                 raise transport_error(exc, system=SYSTEM, endpoint=name, method="POST") from exc
             raise_for_status(response, system=SYSTEM, endpoint=name, auth_hint=AUTH_HINT)
-            return response
+            # Parsed inside the retry: a garbled reply is sent again (marks are idempotent).
+            return _mark_results(response, endpoint, ids)
 
-        response: httpx.Response = self._retrying(attempt, f"POST {name}")
-        return _mark_results(response, endpoint, ids)
+        results: dict[int, str | None] = self._retrying(attempt, f"POST {name}")
+        return results
 
 
 def _mark_results(
     response: httpx.Response, endpoint: Endpoint, ids: list[int]
 ) -> dict[int, str | None]:
-    """Read per-item outcomes; a 2xx without per-item detail acknowledges every id sent.
+    """Read per-item outcomes; an empty 2xx (204, no body) acknowledges every id sent.
+
+    A body that cannot be read raises a transient error (the call is retried, then its ids
+    are recorded failed): it may have held per-item failures, so it acknowledges nothing.
 
     The shape (undocumented by TRAEDE, chosen by our emulator) is
     ``{"invoices": [{"invoice_id": 1, "status": "exported"}, {"invoice_id": 2,
@@ -427,13 +432,20 @@ def _mark_results(
     """
     if response.status_code == 204 or not response.content.strip():
         return dict.fromkeys(ids)
+    # A body that is there but unreadable (cut off by a proxy, another root key) may hold
+    # per-item failures: it acknowledges nothing. Raised as transient, so the call is retried.
     try:
         parsed = parse_json(response.content)
-    except ValueError:
-        return dict.fromkeys(ids)
+    except ValueError as exc:
+        raise _malformed_mark(response, endpoint, f"reply is not valid JSON ({exc})") from None
     items = parsed.get(endpoint.root_key) if isinstance(parsed, dict) else None
     if not isinstance(items, list):
-        return dict.fromkeys(ids)
+        keys = sorted(str(k) for k in parsed) if isinstance(parsed, dict) else type(parsed)
+        raise _malformed_mark(
+            response,
+            endpoint,
+            f"expected a JSON object with a {endpoint.root_key!r} list, got keys {keys}",
+        )
     results: dict[int, str | None] = {}
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get(endpoint.id_field), int):
@@ -452,12 +464,34 @@ def _mark_results(
     return results
 
 
+def _malformed_mark(response: httpx.Response, endpoint: Endpoint, problem: str) -> _Malformed:
+    return _Malformed(
+        SYSTEM,
+        f"{endpoint.resource}.mark",
+        problem,
+        method="POST",
+        url=str(response.request.url),
+        status=response.status_code,
+        body=response.content[:300].decode("utf-8", "replace"),
+    )
+
+
+def _doc_id(record: Any) -> int | None:
+    """The record's id if it can be one: an int within bigint.
+
+    Anything else is left to normalization to reject and must not steer paging (a huge id
+    would make every later document look already received and end the pass).
+    """
+    doc_id = record.get("id") if isinstance(record, dict) else None
+    if isinstance(doc_id, int) and not isinstance(doc_id, bool) and _ID_MIN <= doc_id <= _ID_MAX:
+        return doc_id
+    return None
+
+
 def _after(record: Any, last_id: int | None) -> bool:
-    if last_id is None or not isinstance(record, dict):
-        return True
-    doc_id = record.get("id")
+    doc_id = _doc_id(record)
     # Records without a usable id are passed on (normalization rejects them with a reason).
-    return not isinstance(doc_id, int) or doc_id > last_id
+    return last_id is None or doc_id is None or doc_id > last_id
 
 
 def _id_of(record: Any) -> Any:
@@ -465,14 +499,12 @@ def _id_of(record: Any) -> Any:
 
 
 def _advances(record: Any, last_id: int | None) -> bool:
-    doc_id = _id_of(record)
-    return isinstance(doc_id, int) and (last_id is None or doc_id > last_id)
+    doc_id = _doc_id(record)
+    return doc_id is not None and (last_id is None or doc_id > last_id)
 
 
 def _max_id(records: list[Any], last_id: int | None) -> int | None:
-    ids: list[int] = [
-        r["id"] for r in records if isinstance(r, dict) and isinstance(r.get("id"), int)
-    ]
+    ids = [i for i in map(_doc_id, records) if i is not None]
     if not ids:
         return last_id
     top = max(ids)

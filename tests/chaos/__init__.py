@@ -1,0 +1,1 @@
+"""Reliability and security suites: crash, faults, bad input, database faults, secrets."""
