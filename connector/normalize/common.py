@@ -77,7 +77,11 @@ def parse_json(body: bytes | str) -> Any:
             body, parse_float=Decimal, parse_constant=NonFinite, object_pairs_hook=_pairs_hook
         )
     except RecursionError:
-        raise ValueError("JSON nests too deeply to parse") from None
+        raise TooDeepError("JSON nests too deeply for the recursive parser") from None
+
+
+class TooDeepError(ValueError):
+    """The text nests deeper than the recursive parser allows; an iterative parser is needed."""
 
 
 class FieldError(ValueError):
@@ -87,7 +91,10 @@ class FieldError(ValueError):
         self.field = field
         self.value = value
         self.why = why
-        excerpt = repr(value)
+        try:
+            excerpt = repr(value)
+        except RecursionError:
+            excerpt = "<nested too deeply to show>"
         if len(excerpt) > 80:
             excerpt = excerpt[:77] + "..."
         super().__init__(f"{field}: {why} (got {excerpt})")
@@ -298,7 +305,6 @@ def raw_text(record: Any) -> str:
     Numbers stay exact; NUL characters come out escaped; text that is not valid Unicode falls
     back to an ASCII-escaped dump.
     """
-    cleaned = _without_markers(record)
 
     def fallback(obj: Any) -> Any:
         if isinstance(obj, Decimal | NonFinite):
@@ -306,9 +312,17 @@ def raw_text(record: Any) -> str:
         return repr(obj)
 
     try:
-        return orjson.dumps(cleaned, default=fallback).decode()
-    except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(cleaned, ensure_ascii=True, default=str)
+        cleaned = _without_markers(record)
+        try:
+            return orjson.dumps(cleaned, default=fallback).decode()
+        except (TypeError, orjson.JSONEncodeError):
+            return json.dumps(cleaned, ensure_ascii=True, default=str)
+    except RecursionError:
+        doc_id = record.get("id") if isinstance(record, dict) else None
+        return json.dumps(
+            {"id": doc_id if isinstance(doc_id, int | str) else None,
+             "_unstorable": "the record nests too deeply to keep a copy"}
+        )  # fmt: skip
 
 
 def _without_markers(obj: Any) -> Any:

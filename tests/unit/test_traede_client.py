@@ -226,3 +226,28 @@ def test_mark_stops_on_401_and_keeps_what_was_acked() -> None:
         ):
             got.append(outcome)
     assert [o.document_id for o in got] == list(range(1, 11))
+
+
+def test_out_of_order_ids_are_passed_on_not_dropped() -> None:
+    pages = {0: list(range(10, 70)), 1: [5, *range(70, 80)], 2: []}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(_query(request)["page"][0])
+        return httpx.Response(200, json={"invoices": _docs(pages.get(page, []))})
+
+    got = _all(_client(handler))
+    assert 5 in got and sorted(got) == sorted([*range(10, 80), 5])
+
+
+def test_a_page_nested_too_deeply_for_the_recursive_parser_still_parses() -> None:
+    deep = "1"
+    for _ in range(3000):
+        deep = '{"a":' + deep + "}"
+    body = '{"invoices": [{"id": 1, "meta": ' + deep + '}, {"id": 2}]}'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if _query(request)["page"][0] != "0":
+            return httpx.Response(200, json={"invoices": []})
+        return httpx.Response(200, content=body.encode())
+
+    assert _all(_client(handler)) == [1, 2]

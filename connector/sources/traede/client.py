@@ -8,6 +8,7 @@ with the observed cap as the limit). Ids ascend across pages (the export is orde
 which is what both checks rely on; that keeps the check O(1) in memory.
 """
 
+import io
 import itertools
 import logging
 import threading
@@ -28,7 +29,7 @@ from connector.errors import (
     SourceError,
     TransientSourceError,
 )
-from connector.normalize.common import parse_json
+from connector.normalize.common import TooDeepError, parse_json
 from connector.sources.retry import (
     RetryStats,
     call_with_retries,
@@ -196,6 +197,10 @@ class TraedeClient:
         body = b"".join(chunks)
         try:
             parsed = parse_json(body)
+        except TooDeepError:
+            # One document nests deeper than the recursive parser goes: read the page with
+            # ijson, which builds objects iteratively, so that document alone is rejected.
+            return self._iterative_records(body, endpoint, name, response)
         except ValueError as exc:
             raise _Malformed(
                 SYSTEM,
@@ -217,6 +222,22 @@ class TraedeClient:
             )
         records: list[Any] = parsed[endpoint.root_key]
         return records
+
+    @staticmethod
+    def _iterative_records(
+        body: bytes, endpoint: Endpoint, name: str, response: httpx.Response
+    ) -> list[Any]:
+        try:
+            return list(ijson.items(io.BytesIO(body), f"{endpoint.root_key}.item", use_float=False))
+        except ijson.JSONError as exc:
+            raise _Malformed(
+                SYSTEM,
+                name,
+                f"response is not valid JSON ({exc})",
+                url=str(response.request.url),
+                status=response.status_code,
+                body=body[:300].decode("utf-8", "replace"),
+            ) from None
 
     @staticmethod
     def _stream_records(
@@ -296,11 +317,14 @@ class TraedeClient:
                 stats.warnings.append(warning)
                 return
             previous = fingerprint
-            if fresh:
-                stats.documents += len(fresh)
+            if records:
+                # Every record is passed on, also one whose id is not above those already
+                # received (out of order): loads are upserts, so a repeat is harmless and a
+                # record is never dropped silently. Only fresh ones count towards the offset.
+                stats.documents += len(records)
                 received += len(fresh)
-                last_id = _max_id(fresh, last_id)
-                yield fresh
+                last_id = _max_id(records, last_id)
+                yield records
             if len(records) > limit:
                 warning = f"{resource}: page {page} had {len(records)} > limit {limit} documents"
                 log.warning("%s; the server is not paging", warning)
