@@ -4,6 +4,9 @@ import os
 
 import pytest
 
+# One embedded Postgres per test run, shared by integration, chaos and browser suites.
+pytest_plugins = ["tests.postgres_fixtures"]
+
 _PREFIXES = ("CONNECTOR_", "TRAEDE_", "XERO_", "UNLEASHED_")
 _NAMES = ("DATABASE_URL",)
 
