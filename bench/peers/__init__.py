@@ -1,0 +1,1 @@
+"""Benchmark peers: the connector (CLI), dlt (rest_api source) and the raw floor."""
