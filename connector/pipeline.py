@@ -94,9 +94,17 @@ def load_resource(
         )
         totals: dict[str, int] = {}
         seen = (client.stats.calls, client.stats.retries, 0)
+        # Three stages overlap: a thread fetches and parses pages, another normalizes
+        # batches, this one runs each batch's transaction (mostly waiting on Postgres).
         pages = _prefetch(client.export_pages(resource, options.export_options(), page_stats))
-        for records in _batched(pages, batch_size):
-            batch = normalize_batch(resource, records, run.started_at, run.run_id)
+        batches = _prefetch(
+            (
+                normalize_batch(resource, records, run.started_at, run.run_id)
+                for records in _batched(pages, batch_size)
+            ),
+            depth=1,
+        )
+        for batch in batches:
             now = (client.stats.calls, client.stats.retries, page_stats.pages)
             extra = {
                 "api_calls": now[0] - seen[0],
@@ -301,8 +309,12 @@ def _prefetch(source: Iterator[T], depth: int = 4) -> Iterator[T]:
             _put(items, _DONE, stop)
         except BaseException as exc:  # handed to the consumer
             _put(items, exc, stop)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()  # stops a nested prefetch thread too
 
-    thread = threading.Thread(target=produce, name="traede-fetch", daemon=True)
+    thread = threading.Thread(target=produce, name="traede-prefetch", daemon=True)
     thread.start()
     try:
         while True:

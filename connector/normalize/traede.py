@@ -7,7 +7,7 @@ the batch goes on. Unknown fields are kept in ``_raw``; lines are numbered 1..n 
 the source sent them (TRAEDE lines have no id).
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from connector.normalize.common import (
     to_text,
     to_utc,
 )
+from connector.normalize.extract import compile_extractor
 from connector.tables import traede as t
 from connector.tables.spec import TableSpec
 
@@ -139,6 +140,8 @@ class _Shape:
         self.fields = fields
         self.lines = lines
         self.line_fields = line_fields
+        self.extract = compile_extractor(fields, f"{header.table}_header")
+        self.extract_line = compile_extractor(line_fields, f"{header.table}_line")
         names = tuple(f[0] for f in fields)
         assert names == header.data_columns, header.name
         if lines is not None:
@@ -163,19 +166,6 @@ SHAPES: dict[str, _Shape] = {
 _MISSING = object()
 
 
-def _values(record: Mapping[str, Any], fields: tuple[FieldSpec, ...], prefix: str) -> list[Any]:
-    out: list[Any] = []
-    for name, coerce, required in fields:
-        value = record.get(name, _MISSING)
-        if value is _MISSING:
-            if required:
-                raise FieldError(prefix + name, None, "is missing")
-            out.append(None)
-            continue
-        out.append(coerce(value, prefix + name, nullable=not required))
-    return out
-
-
 def normalize_document(
     resource: str, record: Any, loaded_at: datetime, run_id: str
 ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
@@ -188,7 +178,7 @@ def normalize_document(
     if not isinstance(record, dict):
         raise FieldError("(document)", record, "expected an object")
     check_duplicates(record, "")
-    values = _values(record, shape.fields, "")
+    values = shape.extract(record, "")
     doc_id = values[0]
     lines: list[tuple[Any, ...]] = []
     if shape.lines is not None:
@@ -204,7 +194,7 @@ def normalize_document(
             if not isinstance(line, dict):
                 raise FieldError(where.rstrip("."), line, "expected an object")
             check_duplicates(line, where)
-            line_values = _values(line, shape.line_fields, where)
+            line_values = shape.extract_line(line, where)
             line_raw = to_json_text(line, where + "_raw")
             lines.append((doc_id, number, *line_values, line_raw, loaded_at, run_id))
         header_raw = to_json_text({k: v for k, v in record.items() if k != "lines"}, "_raw")
