@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 import orjson
-import pandas as pd
 
 from connector.tables.spec import TableSpec
 
@@ -117,8 +119,10 @@ class TableRows:
     spec: TableSpec
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
-    def to_frame(self) -> pd.DataFrame:
+    def to_frame(self) -> "pd.DataFrame":
         """The rows as a DataFrame (previews, tests); the loader streams the tuples directly."""
+        import pandas as pd  # imported here: a CLI run should not pay for pandas at start-up
+
         return pd.DataFrame.from_records(self.rows, columns=list(self.spec.column_names))
 
 

@@ -144,6 +144,10 @@ def _record(
     mark_run_id: str,
 ) -> None:
     with conn.transaction():
+        # Losing this commit in a crash only means the ids are sent again (marks are
+        # idempotent), so it need not wait for the WAL flush. Load commits stay synchronous:
+        # a mark must never go out for data a crash could still take back.
+        conn.execute("SET LOCAL synchronous_commit = off")
         conn.execute(
             "UPDATE connector.export_outbox AS o SET "
             "state = CASE WHEN v.acked THEN 'acked' ELSE 'failed' END, "

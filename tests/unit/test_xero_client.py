@@ -240,7 +240,7 @@ def test_pacer_keeps_under_budget_without_real_sleep() -> None:
         fake.now += 0.1
     # 7 calls at 3 per 10 s: two waits, each until the oldest call leaves the window.
     assert len(fake.sleeps) == 2
-    assert all(9.0 < s <= 10.0 for s in fake.sleeps)
+    assert all(9.0 < s <= 10.0 + pacer.margin for s in fake.sleeps)
 
 
 def test_pacer_honours_server_remaining() -> None:
@@ -250,4 +250,4 @@ def test_pacer_honours_server_remaining() -> None:
     pacer.observe("0")
     fake.now += 1.0
     pacer.acquire()
-    assert fake.sleeps == [59.0]
+    assert fake.sleeps == [59.0 + pacer.margin]  # a margin for the server counting on arrival

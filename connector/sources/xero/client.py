@@ -95,19 +95,22 @@ class MinutePacer:
         self._sent: deque[float] = deque()
         self._remaining: int | None = None
         self.waited = 0.0
+        # The server counts a call when it arrives, we when we send it: keep a small margin so
+        # a call sent exactly one window after the oldest cannot land inside the old window.
+        self.margin = min(1.0, max(0.05, window * 0.02))
 
     def acquire(self) -> None:
         """Block until one more call fits in the window, then count it as sent."""
         while True:
             now = self._clock()
-            while self._sent and self._sent[0] <= now - self.window:
+            while self._sent and self._sent[0] <= now - self.window - self.margin:
                 self._sent.popleft()
                 self._remaining = None  # the server's count has moved on too
             full = len(self._sent) >= self.limit
             server_full = self._remaining is not None and self._remaining <= 0
             if not self._sent or not (full or server_full):
                 break
-            delay = self._sent[0] + self.window - now
+            delay = self._sent[0] + self.window + self.margin - now
             self.waited += delay
             log.debug("xero pacing: waiting %.2fs for a free slot", delay)
             self._sleep(delay)
