@@ -156,3 +156,50 @@ def test_python_dash_m_and_help() -> None:
     assert proc.returncode == 0
     for command in ("migrate", "sync", "mark", "status", "check", "emulator", "demo"):
         assert command in proc.stdout
+
+
+def test_sync_xero_and_unleashed_from_the_command_line(
+    warehouse: Warehouse, db: psycopg.Connection
+) -> None:
+    from connector.emulator.server import EmulatorServer
+    from connector.emulator.unleashed import create_unleashed_app
+    from connector.emulator.xero import create_xero_app
+
+    xero_app, _ = create_xero_app(seed=2, tenants=("t-1",), count=30)
+    unleashed_app, _ = create_unleashed_app(
+        seed=2, count=25, api_id="cli-id", api_key="cli-key-value"
+    )
+    with EmulatorServer(xero_app) as xero, EmulatorServer(unleashed_app) as unleashed:
+        env = {
+            "DATABASE_URL": warehouse.dsn,
+            "XERO_BASE_URL": f"{xero.url}/api.xro/2.0",
+            "XERO_TOKEN_URL": f"{xero.url}/connect/token",
+            "XERO_CLIENT_ID": "xero-client",
+            "XERO_CLIENT_SECRET": "xero-secret",
+            "XERO_TENANT_IDS": "t-1",
+            "UNLEASHED_BASE_URL": unleashed.url,
+            "UNLEASHED_API_ID": "cli-id",
+            "UNLEASHED_API_KEY": "cli-key-value",
+        }
+        for source in ("xero", "unleashed"):
+            proc = connector("sync", source, env=env)
+            assert proc.returncode == 0, proc.stderr
+        xero_rows = db.execute("SELECT count(*) FROM staging.xero_credit_notes").fetchone()[0]
+        unleashed_rows = db.execute(
+            "SELECT count(*) FROM staging.unleashed_credit_notes"
+        ).fetchone()[0]
+        assert xero_rows >= 30 and unleashed_rows >= 25
+        check = connector("check", env=env)
+        assert "✔ xero" in check.stdout and "✔ unleashed" in check.stdout
+        wrong = connector("sync", "unleashed", env={**env, "UNLEASHED_API_KEY": "not-the-key-123"})
+        assert wrong.returncode == 4
+        assert (
+            "UNLEASHED_API_KEY" in wrong.stderr
+            and "not-the-key-123" not in wrong.stderr + wrong.stdout
+        )
+        wrong = connector("sync", "xero", env={**env, "XERO_CLIENT_SECRET": "not-the-secret-456"})
+        assert wrong.returncode == 4
+        assert (
+            "XERO_CLIENT_SECRET" in wrong.stderr
+            and "not-the-secret-456" not in wrong.stderr + wrong.stdout
+        )
