@@ -8,12 +8,10 @@ overlap, and re-reads are harmless because loads are upserts on ``credit_number`
 import logging
 import time
 
-import psycopg
-
 from connector.config import UnleashedSettings
-from connector.errors import ConnectorError, WarehouseError
+from connector.errors import ConnectorError
 from connector.normalize.unleashed import normalize_credit_notes
-from connector.pipeline_cursor import CursorStream, load_cursor_stream
+from connector.pipeline_cursor import CursorStream, finish_run, load_cursor_stream, start_run
 from connector.results import SyncResult
 from connector.sources.unleashed.client import UnleashedClient
 from connector.tables.unleashed import UNLEASHED_CREDIT_NOTE_LINES, UNLEASHED_CREDIT_NOTES
@@ -57,12 +55,7 @@ def sync_unleashed(
         external_run_id=external_run_id,
     )
     result = SyncResult(source=SOURCE, run_id=run.run_id, marking=False)
-    try:
-        warehouse.migrate()
-        with warehouse.connect() as conn:
-            runs.start(conn, run)
-    except (ConnectorError, psycopg.Error) as exc:
-        result.error = _warehouse_error(exc, "starting the run")
+    if not start_run(warehouse, run, result):
         result.seconds = time.monotonic() - started
         if client is not None:
             client.close()
@@ -89,42 +82,11 @@ def sync_unleashed(
         log.error("unleashed sync failed: %s", exc)
         result.error = exc
     except BaseException:
-        _finish(warehouse, run, api, result, started, failed=True)
+        finish_run(warehouse, run, result, started, _counts(api), failed=True)
         raise
-    _finish(warehouse, run, api, result, started)
+    finish_run(warehouse, run, result, started, _counts(api))
     return result
 
 
-def _finish(
-    warehouse: Warehouse,
-    run: runs.Run,
-    api: UnleashedClient,
-    result: SyncResult,
-    started: float,
-    *,
-    failed: bool = False,
-) -> None:
-    """Add the API counters, close the run's row and fill ``result``."""
-    run.stats = run.added(RESOURCE, {"api_calls": api.stats.calls, "retries": api.stats.retries})
-    result.stats = run.stats
-    result.seconds = time.monotonic() - started
-    status = "failed" if failed else result.status
-    error = "unexpected error (see the log)" if failed else (result.reason or None)
-    try:
-        with warehouse.connect() as conn:
-            runs.finish(conn, run, status, error)
-    except (ConnectorError, psycopg.Error) as exc:
-        exc = _warehouse_error(exc, "recording the end of the run")
-        log.error("could not record the end of run %s: %s", run.short_id, exc)
-        if result.error is None and not failed:
-            result.error = exc
-
-
-def _warehouse_error(exc: BaseException, what: str) -> ConnectorError:
-    if isinstance(exc, ConnectorError):
-        return exc
-    error = WarehouseError(
-        f"{what} failed: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}"
-    )
-    error.__cause__ = exc
-    return error
+def _counts(api: UnleashedClient) -> dict[str, int]:
+    return {"api_calls": api.stats.calls, "retries": api.stats.retries}

@@ -11,12 +11,10 @@ import functools
 import logging
 import time
 
-import psycopg
-
 from connector.config import XeroSettings
-from connector.errors import ConnectorError, DailyLimitError, WarehouseError
+from connector.errors import ConnectorError, DailyLimitError
 from connector.normalize.xero import normalize_credit_notes
-from connector.pipeline_cursor import CursorStream, load_cursor_stream
+from connector.pipeline_cursor import CursorStream, finish_run, load_cursor_stream, start_run
 from connector.results import SyncResult
 from connector.sources.xero.client import XeroClient
 from connector.tables.xero import XERO_CREDIT_NOTE_LINES, XERO_CREDIT_NOTES
@@ -60,12 +58,7 @@ def sync_xero(
         external_run_id=external_run_id,
     )
     result = SyncResult(source=SOURCE, run_id=run.run_id, marking=False)
-    try:
-        warehouse.migrate()
-        with warehouse.connect() as conn:
-            runs.start(conn, run)
-    except (ConnectorError, psycopg.Error) as exc:
-        result.error = _warehouse_error(exc, "starting the run")
+    if not start_run(warehouse, run, result):
         result.seconds = time.monotonic() - started
         if client is not None:
             client.close()
@@ -90,10 +83,15 @@ def sync_xero(
         log.error("xero sync failed: %s", exc)
         result.error = exc
     except BaseException:
-        _finish(warehouse, run, api, before, result, started, failed=True)
+        finish_run(warehouse, run, result, started, _counts(api, before), failed=True)
         raise
-    _finish(warehouse, run, api, before, result, started)
+    finish_run(warehouse, run, result, started, _counts(api, before))
     return result
+
+
+def _counts(api: XeroClient, before: dict[str, int]) -> dict[str, int]:
+    """The client's counters for this run only (a reused client has counted before)."""
+    return {key: value - before.get(key, 0) for key, value in api.counters().items()}
 
 
 def _stream(api: XeroClient, settings: XeroSettings, scope: str) -> CursorStream:
@@ -108,40 +106,3 @@ def _stream(api: XeroClient, settings: XeroSettings, scope: str) -> CursorStream
         overlap=settings.cursor_overlap,
         advance="per_batch",
     )
-
-
-def _finish(
-    warehouse: Warehouse,
-    run: runs.Run,
-    api: XeroClient,
-    before: dict[str, int],
-    result: SyncResult,
-    started: float,
-    *,
-    failed: bool = False,
-) -> None:
-    """Add the API counters, close the run's row and fill ``result``."""
-    counts = {key: value - before.get(key, 0) for key, value in api.counters().items()}
-    run.stats = run.added(RESOURCE, counts)
-    result.stats = run.stats
-    result.seconds = time.monotonic() - started
-    status = "failed" if failed else result.status
-    error = "unexpected error (see the log)" if failed else (result.reason or None)
-    try:
-        with warehouse.connect() as conn:
-            runs.finish(conn, run, status, error)
-    except (ConnectorError, psycopg.Error) as exc:
-        exc = _warehouse_error(exc, "recording the end of the run")
-        log.error("could not record the end of run %s: %s", run.short_id, exc)
-        if result.error is None and not failed:
-            result.error = exc
-
-
-def _warehouse_error(exc: BaseException, what: str) -> ConnectorError:
-    if isinstance(exc, ConnectorError):
-        return exc
-    error = WarehouseError(
-        f"{what} failed: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}"
-    )
-    error.__cause__ = exc
-    return error
