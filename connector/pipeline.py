@@ -7,22 +7,22 @@ each id's outcome recorded. A resource whose load pass failed is not marked in t
 """
 
 import logging
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from connector.config import TraedeSettings
 from connector.errors import ConnectorError, PermanentSourceError
 from connector.normalize.common import NormalizedBatch, TableRows
 from connector.normalize.traede import SHAPES, normalize_batch
+from connector.prefetch import batched, prefetch
 from connector.results import SyncResult
-from connector.sources.traede.client import ExportOptions, PageStats, TraedeClient
+from connector.sources.traede.client import ExportOptions, TraedeClient
 from connector.sources.traede.endpoints import RESOURCES
 from connector.sources.traede.filters import FilterGroup
+from connector.sources.traede.paging import PageStats
 from connector.warehouse import Warehouse, outbox, runs
 from connector.warehouse.loader import BatchLoader
 from connector.warehouse.locks import ConsumerLock
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 SOURCE = "traede"
 Progress = Callable[[str, str, int], None]  # (phase "fetch"|"mark", resource, n done)
-T = TypeVar("T")
 _RECORD_FLUSH = 500
 
 
@@ -96,11 +95,11 @@ def load_resource(
         seen = (client.stats.calls, client.stats.retries, 0)
         # Three stages overlap: a thread fetches and parses pages, another normalizes
         # batches, this one runs each batch's transaction (mostly waiting on Postgres).
-        pages = _prefetch(client.export_pages(resource, options.export_options(), page_stats))
-        batches = _prefetch(
+        pages = prefetch(client.export_pages(resource, options.export_options(), page_stats))
+        batches = prefetch(
             (
                 normalize_batch(resource, records, run.started_at, run.run_id)
-                for records in _batched(pages, batch_size)
+                for records in batched(pages, batch_size)
             ),
             depth=1,
         )
@@ -276,64 +275,3 @@ def _finish(warehouse: Warehouse, run: runs.Run, status: str, error: str | None)
 def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
     for key, value in counts.items():
         totals[key] = totals.get(key, 0) + value
-
-
-def _batched(pages: Iterator[list[Any]], size: int) -> Iterator[list[Any]]:
-    """Group pages into batches of at least ``size`` records (the last may be smaller)."""
-    batch: list[Any] = []
-    for page in pages:
-        batch.extend(page)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-_DONE = object()
-
-
-def _prefetch(source: Iterator[T], depth: int = 4) -> Iterator[T]:
-    """Run ``source`` on a thread, ``depth`` items ahead, so HTTP overlaps the database work.
-
-    Errors are re-raised in the consumer; if the consumer stops early, the thread stops too.
-    """
-    items: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in source:
-                if not _put(items, item, stop):
-                    return
-            _put(items, _DONE, stop)
-        except BaseException as exc:  # handed to the consumer
-            _put(items, exc, stop)
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()  # stops a nested prefetch thread too
-
-    thread = threading.Thread(target=produce, name="traede-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = items.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
-def _put(items: "queue.Queue[Any]", item: Any, stop: threading.Event) -> bool:
-    while not stop.is_set():
-        try:
-            items.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            continue
-    return False

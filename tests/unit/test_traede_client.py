@@ -9,7 +9,8 @@ import pytest
 
 from connector.config import HttpSettings, Secret, TraedeSettings
 from connector.errors import ContractError, PermanentSourceError
-from connector.sources.traede.client import ExportOptions, PageStats, TraedeClient
+from connector.sources.traede.client import ExportOptions, TraedeClient
+from connector.sources.traede.paging import PageStats
 
 TOKEN = "unit-token-value"
 

@@ -8,51 +8,50 @@ with the observed cap as the limit). Ids ascend across pages (the export is orde
 which is what both checks rely on; that keeps the check O(1) in memory.
 """
 
-import io
 import itertools
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
-import ijson
 
 from connector.config import TraedeSettings
 from connector.errors import (
     ContractError,
     PermanentSourceError,
     SourceError,
-    TransientSourceError,
 )
-from connector.normalize.common import TooDeepError, parse_json
 from connector.sources.retry import (
     RetryStats,
     call_with_retries,
     raise_for_status,
     transport_error,
 )
-from connector.sources.traede.contract import RETRYABLE_MARK_ERRORS
 from connector.sources.traede.endpoints import ENDPOINTS, MAX_MARK_ITEMS, Endpoint
 from connector.sources.traede.filters import FilterGroup, encode_filter_groups, format_utc
+from connector.sources.traede.paging import (
+    PageStats,
+    advances,
+    after,
+    chunks,
+    id_of,
+    max_id,
+)
+from connector.sources.traede.responses import SYSTEM, MalformedResponse, mark_results, read_records
 from connector.warehouse.outbox import MarkOutcome
 
 log = logging.getLogger(__name__)
 
-SYSTEM = "traede"
 AUTH_HINT = (
     "Check TRAEDE_API_TOKEN (the API app's access token) and TRAEDE_APP_KEY (its app key); "
     "the token may have been revoked"
 )
-# A paged response is small (60 documents); above this the server is sending everything at
-# once, and the rest of the body is parsed as a stream so memory stays bounded.
-STREAM_THRESHOLD = 32 * 1024 * 1024
 MARK_ITEM_ATTEMPTS = 3
-_ID_MIN, _ID_MAX = -(2**63), 2**63 - 1  # staging ids are bigint
 QueryPairs = list[tuple[str, str | int | float | bool | None]]
 
 
@@ -63,19 +62,6 @@ class ExportOptions:
     not_exported_since: datetime | None = None
     include_non_booked: bool = False
     filter_groups: tuple[FilterGroup, ...] = ()
-
-
-@dataclass
-class PageStats:
-    """Counters of one export pass."""
-
-    pages: int = 0
-    documents: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-
-class _Malformed(TransientSourceError):
-    """A 200 whose body is not the documented JSON: retried, then raised as ContractError."""
 
 
 class TraedeClient:
@@ -161,7 +147,7 @@ class TraedeClient:
                 if response.status_code >= 400:
                     response.read()
                     raise_for_status(response, system=SYSTEM, endpoint=name, auth_hint=AUTH_HINT)
-                return self._records(response, endpoint, name)
+                return read_records(response, endpoint, name)
             except httpx.HTTPError as exc:
                 response.close()
                 raise transport_error(exc, system=SYSTEM, endpoint=name, method="GET") from exc
@@ -171,102 +157,11 @@ class TraedeClient:
 
         try:
             result: list[Any] | Iterator[Any] = self._retrying(attempt, f"GET {name}")
-        except _Malformed as exc:
+        except MalformedResponse as exc:
             raise ContractError(
                 SYSTEM, name, exc.problem, url=exc.url, status=exc.status, body=exc.body
             ) from exc
         return result
-
-    def _records(
-        self, response: httpx.Response, endpoint: Endpoint, name: str
-    ) -> list[Any] | Iterator[Any]:
-        chunks: list[bytes] = []
-        size = 0
-        stream = response.iter_bytes()
-        for chunk in stream:
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > STREAM_THRESHOLD:
-                log.warning(
-                    "%s: response over %d MB; the server is not paging, parsing it as a stream",
-                    name,
-                    STREAM_THRESHOLD // 2**20,
-                )
-                return self._stream_records(response, itertools.chain(chunks, stream), endpoint)
-        response.close()
-        body = b"".join(chunks)
-        try:
-            parsed = parse_json(body)
-        except TooDeepError:
-            # One document nests deeper than the recursive parser goes: read the page with
-            # ijson, which builds objects iteratively, so that document alone is rejected.
-            return self._iterative_records(body, endpoint, name, response)
-        except ValueError as exc:
-            raise _Malformed(
-                SYSTEM,
-                name,
-                f"response is not valid JSON ({exc})",
-                url=str(response.request.url),
-                status=response.status_code,
-                body=body[:300].decode("utf-8", "replace"),
-            ) from None
-        if not isinstance(parsed, dict) or not isinstance(parsed.get(endpoint.root_key), list):
-            keys = sorted(str(k) for k in parsed) if isinstance(parsed, dict) else type(parsed)
-            raise _Malformed(
-                SYSTEM,
-                name,
-                f"expected a JSON object with a {endpoint.root_key!r} list, got keys {keys}",
-                url=str(response.request.url),
-                status=response.status_code,
-                body=body[:300].decode("utf-8", "replace"),
-            )
-        records: list[Any] = parsed[endpoint.root_key]
-        return records
-
-    @staticmethod
-    def _iterative_records(
-        body: bytes, endpoint: Endpoint, name: str, response: httpx.Response
-    ) -> list[Any]:
-        try:
-            return list(ijson.items(io.BytesIO(body), f"{endpoint.root_key}.item", use_float=False))
-        except ijson.JSONError as exc:
-            raise _Malformed(
-                SYSTEM,
-                name,
-                f"response is not valid JSON ({exc})",
-                url=str(response.request.url),
-                status=response.status_code,
-                body=body[:300].decode("utf-8", "replace"),
-            ) from None
-
-    @staticmethod
-    def _stream_records(
-        response: httpx.Response, chunks: Iterator[bytes], endpoint: Endpoint
-    ) -> Iterator[Any]:
-        class _Reader:
-            def __init__(self) -> None:
-                self.buffer = b""
-
-            def read(self, n: int = -1) -> bytes:
-                while n < 0 or len(self.buffer) < n:
-                    nxt = next(chunks, None)
-                    if nxt is None:
-                        break
-                    self.buffer += nxt
-                if n < 0:
-                    out, self.buffer = self.buffer, b""
-                else:
-                    out, self.buffer = self.buffer[:n], self.buffer[n:]
-                return out
-
-        try:
-            yield from ijson.items(_Reader(), f"{endpoint.root_key}.item", use_float=False)
-        except (ijson.JSONError, httpx.HTTPError) as exc:
-            raise ContractError(
-                SYSTEM, f"{endpoint.resource}.export", f"streamed response broke off: {exc}"
-            ) from exc
-        finally:
-            response.close()
 
     def probe(self) -> str:
         """One cheap read (first page of one accounting entry): proves URL, token and app key."""
@@ -299,15 +194,15 @@ class TraedeClient:
                 # Server ignored paging and sent a huge body: this one response is everything.
                 warning = f"{resource}: the server sent everything in one response; not paging"
                 stats.warnings.append(warning)
-                for chunk in _chunks(records, limit):
+                for chunk in chunks(records, limit):
                     stats.pages += 1
                     stats.documents += len(chunk)
                     yield chunk
                 return
             stats.pages += 1
-            fingerprint = tuple(_id_of(r) for r in records)
-            fresh = [r for r in records if _after(r, last_id)]
-            stalled = last_id is not None and not any(_advances(r, last_id) for r in records)
+            fingerprint = tuple(id_of(r) for r in records)
+            fresh = [r for r in records if after(r, last_id)]
+            stalled = last_id is not None and not any(advances(r, last_id) for r in records)
             if records and (fingerprint == previous or stalled):
                 warning = (
                     f"{resource}: page {page} repeated documents already received; the server "
@@ -323,7 +218,7 @@ class TraedeClient:
                 # record is never dropped silently. Only fresh ones count towards the offset.
                 stats.documents += len(records)
                 received += len(fresh)
-                last_id = _max_id(records, last_id)
+                last_id = max_id(records, last_id)
                 yield records
             if len(records) > limit:
                 warning = f"{resource}: page {page} had {len(records)} > limit {limit} documents"
@@ -337,7 +232,7 @@ class TraedeClient:
                 )
                 probe_list = probe if isinstance(probe, list) else list(probe)
                 stats.pages += 1
-                if not any(_advances(r, last_id) for r in probe_list):
+                if not any(advances(r, last_id) for r in probe_list):
                     return
                 # The next page is not empty: the server caps pages at len(records). Go on
                 # with that limit from the offset reached; ids already received are skipped.
@@ -436,108 +331,7 @@ class TraedeClient:
                 raise transport_error(exc, system=SYSTEM, endpoint=name, method="POST") from exc
             raise_for_status(response, system=SYSTEM, endpoint=name, auth_hint=AUTH_HINT)
             # Parsed inside the retry: a garbled reply is sent again (marks are idempotent).
-            return _mark_results(response, endpoint, ids)
+            return mark_results(response, endpoint, ids)
 
         results: dict[int, str | None] = self._retrying(attempt, f"POST {name}")
         return results
-
-
-def _mark_results(
-    response: httpx.Response, endpoint: Endpoint, ids: list[int]
-) -> dict[int, str | None]:
-    """Read per-item outcomes; an empty 2xx (204, no body) acknowledges every id sent.
-
-    A body that cannot be read raises a transient error (the call is retried, then its ids
-    are recorded failed): it may have held per-item failures, so it acknowledges nothing.
-
-    The shape (undocumented by TRAEDE, chosen by our emulator) is
-    ``{"invoices": [{"invoice_id": 1, "status": "exported"}, {"invoice_id": 2,
-    "status": "error", "error": "not_found", "message": "..."}]}``.
-    """
-    if response.status_code == 204 or not response.content.strip():
-        return dict.fromkeys(ids)
-    # A body that is there but unreadable (cut off by a proxy, another root key) may hold
-    # per-item failures: it acknowledges nothing. Raised as transient, so the call is retried.
-    try:
-        parsed = parse_json(response.content)
-    except ValueError as exc:
-        raise _malformed_mark(response, endpoint, f"reply is not valid JSON ({exc})") from None
-    items = parsed.get(endpoint.root_key) if isinstance(parsed, dict) else None
-    if not isinstance(items, list):
-        keys = sorted(str(k) for k in parsed) if isinstance(parsed, dict) else type(parsed)
-        raise _malformed_mark(
-            response,
-            endpoint,
-            f"expected a JSON object with a {endpoint.root_key!r} list, got keys {keys}",
-        )
-    results: dict[int, str | None] = {}
-    for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get(endpoint.id_field), int):
-            continue
-        doc_id = item[endpoint.id_field]
-        status = str(item.get("status", "exported"))
-        if status in {"exported", "ok", "success"}:
-            results[doc_id] = None
-        else:
-            code = str(item.get("error", "error"))
-            message = str(item.get("message", ""))[:300]
-            prefix = "retry:" if code in RETRYABLE_MARK_ERRORS else ""
-            results[doc_id] = f"{prefix}{code}: {message}".rstrip(": ")
-    for doc_id in ids:
-        results.setdefault(doc_id, None if not items else "no outcome for this id in the response")
-    return results
-
-
-def _malformed_mark(response: httpx.Response, endpoint: Endpoint, problem: str) -> _Malformed:
-    return _Malformed(
-        SYSTEM,
-        f"{endpoint.resource}.mark",
-        problem,
-        method="POST",
-        url=str(response.request.url),
-        status=response.status_code,
-        body=response.content[:300].decode("utf-8", "replace"),
-    )
-
-
-def _doc_id(record: Any) -> int | None:
-    """The record's id if it can be one: an int within bigint.
-
-    Anything else is left to normalization to reject and must not steer paging (a huge id
-    would make every later document look already received and end the pass).
-    """
-    doc_id = record.get("id") if isinstance(record, dict) else None
-    if isinstance(doc_id, int) and not isinstance(doc_id, bool) and _ID_MIN <= doc_id <= _ID_MAX:
-        return doc_id
-    return None
-
-
-def _after(record: Any, last_id: int | None) -> bool:
-    doc_id = _doc_id(record)
-    # Records without a usable id are passed on (normalization rejects them with a reason).
-    return last_id is None or doc_id is None or doc_id > last_id
-
-
-def _id_of(record: Any) -> Any:
-    return record.get("id") if isinstance(record, dict) else None
-
-
-def _advances(record: Any, last_id: int | None) -> bool:
-    doc_id = _doc_id(record)
-    return doc_id is not None and (last_id is None or doc_id > last_id)
-
-
-def _max_id(records: list[Any], last_id: int | None) -> int | None:
-    ids = [i for i in map(_doc_id, records) if i is not None]
-    if not ids:
-        return last_id
-    top = max(ids)
-    return top if last_id is None else max(top, last_id)
-
-
-def _chunks(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    while True:
-        chunk = list(itertools.islice(records, size))
-        if not chunk:
-            return
-        yield chunk
