@@ -4,7 +4,6 @@ Every coercion raises :class:`FieldError` with the field and the offending value
 normalizers turn that into a :class:`Reject` for the one record, never an exception for the batch.
 """
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -18,72 +17,18 @@ if TYPE_CHECKING:
 
 import orjson
 
+from connector.normalize.jsontext import DUPLICATE as DUPLICATE
+from connector.normalize.jsontext import NonFinite as NonFinite
+from connector.normalize.jsontext import TooDeepError as TooDeepError
+from connector.normalize.jsontext import decimal_fragment
+from connector.normalize.jsontext import parse_json as parse_json
+from connector.normalize.jsontext import raw_text as raw_text
 from connector.tables.spec import TableSpec
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
-
-
-class NonFinite:
-    """A ``NaN``/``Infinity`` token met while parsing; kept so the one record can be rejected."""
-
-    __slots__ = ("token",)
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    def __repr__(self) -> str:
-        return self.token
-
-
-class DuplicateKeys:
-    """Marker key added to an object whose JSON repeated a key with *different* values."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<duplicate keys>"
-
-
-DUPLICATE = DuplicateKeys()
-
-
-def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[Any, Any]:
-    obj: dict[Any, Any] = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: dict[str, Any] = {}
-        clashes = []
-        for key, value in pairs:
-            if key in seen and seen[key] != value:
-                clashes.append(key)
-            seen[key] = value
-        if clashes:
-            obj[DUPLICATE] = sorted(set(clashes))
-    return obj
-
-
-def parse_json(body: bytes | str) -> Any:
-    """Parse JSON with numbers as ``Decimal``/``int`` (never float).
-
-    ``NaN``/``Infinity`` become :class:`NonFinite` and keys repeated with different values are
-    flagged under :data:`DUPLICATE`, so normalization can reject just that record; keys repeated
-    with the same value (the Unleashed example's ``Total``) are accepted, last one wins.
-
-    Raises:
-        ValueError: the text is not JSON (``json.JSONDecodeError``) or nests too deeply.
-    """
-    try:
-        return json.loads(
-            body, parse_float=Decimal, parse_constant=NonFinite, object_pairs_hook=_pairs_hook
-        )
-    except RecursionError:
-        raise TooDeepError("JSON nests too deeply for the recursive parser") from None
-
-
-class TooDeepError(ValueError):
-    """The text nests deeper than the recursive parser allows; an iterative parser is needed."""
 
 
 class FieldError(ValueError):
@@ -280,20 +225,10 @@ def ms_date_to_date(value: Any, name: str, *, nullable: bool = True) -> date | N
     return None if instant is None else instant.date()
 
 
-def _decimal_fragment(obj: Any) -> Any:
-    if isinstance(obj, Decimal):
-        if not obj.is_finite():
-            raise TypeError("non-finite number")
-        return orjson.Fragment(str(obj))
-    if isinstance(obj, NonFinite):
-        raise TypeError(f"non-finite number {obj.token}")
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
-
-
 def to_json_text(value: Any, name: str) -> str:
     """Serialise a parsed JSON value back to text for a jsonb column, numbers kept exact."""
     try:
-        text = orjson.dumps(value, default=_decimal_fragment).decode()
+        text = orjson.dumps(value, default=decimal_fragment).decode()
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise FieldError(name, value, f"cannot be stored as JSON ({exc})") from None
     if "\\u0000" in text:
@@ -301,40 +236,6 @@ def to_json_text(value: Any, name: str) -> str:
             name, value, "contains a NUL character (\\u0000), which jsonb cannot store"
         )
     return text
-
-
-def raw_text(record: Any) -> str:
-    """The record as JSON text for ``connector.rejects.raw_payload``; always storable as text.
-
-    Numbers stay exact; NUL characters come out escaped; text that is not valid Unicode falls
-    back to an ASCII-escaped dump.
-    """
-
-    def fallback(obj: Any) -> Any:
-        if isinstance(obj, Decimal | NonFinite):
-            return orjson.Fragment(str(obj))
-        return repr(obj)
-
-    try:
-        cleaned = _without_markers(record)
-        try:
-            return orjson.dumps(cleaned, default=fallback).decode()
-        except (TypeError, orjson.JSONEncodeError):
-            return json.dumps(cleaned, ensure_ascii=True, default=str)
-    except RecursionError:
-        doc_id = record.get("id") if isinstance(record, dict) else None
-        return json.dumps(
-            {"id": doc_id if isinstance(doc_id, int | str) else None,
-             "_unstorable": "the record nests too deeply to keep a copy"}
-        )  # fmt: skip
-
-
-def _without_markers(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _without_markers(v) for k, v in obj.items() if not isinstance(k, DuplicateKeys)}
-    if isinstance(obj, list):
-        return [_without_markers(v) for v in obj]
-    return obj
 
 
 def _kind(value: Any) -> str:

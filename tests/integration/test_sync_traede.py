@@ -196,9 +196,9 @@ def test_malformed_documents_are_quarantined_not_marked_rest_loaded(
 def template_text(doc: dict, new_id: int) -> str:
     import orjson
 
-    from connector.normalize.common import _decimal_fragment
+    from connector.normalize.jsontext import decimal_fragment
 
-    return orjson.dumps({**doc, "id": new_id}, default=_decimal_fragment).decode()
+    return orjson.dumps({**doc, "id": new_id}, default=decimal_fragment).decode()
 
 
 def test_a_second_run_fails_fast_naming_the_lock_holder(
