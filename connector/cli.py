@@ -258,7 +258,8 @@ def emulator_traede(
     )
     click.echo(f"TRAEDE emulator on http://127.0.0.1:{port} (admin API under /_emulator/)")
     click.echo(f"  export TRAEDE_BASE_URL=http://127.0.0.1:{port} TRAEDE_SYSTEM_ID=demo-erp")
-    click.echo("  export TRAEDE_API_TOKEN=<--token> TRAEDE_APP_KEY=<--app-key>")
+    # The emulator's own made-up credentials, not secrets: printed so they can be copied.
+    click.echo(f"  export TRAEDE_API_TOKEN={token} TRAEDE_APP_KEY={app_key}")
     serve_forever(app, "127.0.0.1", port)
 
 
