@@ -6,7 +6,7 @@ normalizers turn that into a :class:`Reject` for the one record, never an except
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -271,3 +271,58 @@ def check_duplicates(record: Mapping[Any, Any], where: str) -> None:
         raise FieldError(
             f"{where}{clashes[0]}", clashes, "appears more than once with different values"
         )
+
+
+RowsOf = Callable[[Any], tuple[tuple[Any, ...], list[tuple[Any, ...]], datetime | None]]
+
+
+def collect_batch(
+    records: Sequence[Any],
+    header: TableSpec,
+    lines: TableSpec | None,
+    key: str,
+    rows_of: RowsOf,
+    *,
+    fold: Callable[[str], str] = str,
+) -> NormalizedBatch:
+    """Assemble a batch from per-record ``rows_of(record) -> (header, lines, cursor)``.
+
+    A key repeated within the batch keeps its last occurrence (``fold`` says which keys are
+    the same, e.g. case-insensitive GUIDs); a record whose ``rows_of`` raises
+    :class:`FieldError` becomes a :class:`Reject`; ``batch.cursor`` is the largest cursor.
+    """
+    batch = NormalizedBatch(TableRows(header), [TableRows(lines)] if lines is not None else [])
+    children = batch.children[0] if lines is not None else TableRows(header)
+    for record in last_per_key(records, key, fold):
+        try:
+            header_row, line_rows, cursor = rows_of(record)
+        except FieldError as err:
+            batch.rejects.append(
+                Reject(record_id_text(record, key), err.field, str(err), raw_text(record))
+            )
+            continue
+        batch.headers.rows.append(header_row)
+        children.rows.extend(line_rows)
+        batch.keys.append(header_row[0])
+        if cursor is not None and (batch.cursor is None or cursor > batch.cursor):
+            batch.cursor = cursor
+    return batch
+
+
+def last_per_key(records: Sequence[Any], key: str, fold: Callable[[str], str] = str) -> list[Any]:
+    """Drop earlier copies of a record's key (the last one wins); keep unkeyed records.
+
+    Keys are strings (passed through ``fold``) or integers; any other value is left for
+    normalization to reject.
+    """
+
+    def keyed(record: Any) -> str | int | None:
+        value = record.get(key) if isinstance(record, Mapping) else None
+        if isinstance(value, str):
+            return fold(value)
+        if type(value) is int:
+            return value
+        return None
+
+    last = {k: i for i, k in enumerate(map(keyed, records)) if k is not None}
+    return [r for i, r in enumerate(records) if (k := keyed(r)) is None or last[k] == i]

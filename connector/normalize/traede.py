@@ -15,11 +15,8 @@ from connector.normalize.common import (
     INT_MAX,
     FieldError,
     NormalizedBatch,
-    Reject,
-    TableRows,
     check_duplicates,
-    raw_text,
-    record_id_text,
+    collect_batch,
     to_decimal,
     to_int,
     to_json_text,
@@ -208,27 +205,9 @@ def normalize_batch(
 ) -> NormalizedBatch:
     """Normalize a batch; a document sent twice keeps its last version (one row per key)."""
     shape = SHAPES[resource]
-    accepted: dict[int, tuple[tuple[Any, ...], list[tuple[Any, ...]]]] = {}
-    rejects: list[Reject] = []
-    for record in records:
-        try:
-            header, lines = normalize_document(resource, record, loaded_at, run_id)
-        except FieldError as err:
-            rejects.append(
-                Reject(
-                    document_id=record_id_text(record, "id"),
-                    field=err.field,
-                    reason=str(err),
-                    raw=raw_text(record),
-                )
-            )
-            continue
-        accepted.pop(header[0], None)
-        accepted[header[0]] = (header, lines)
-    headers = TableRows(shape.header, [h for h, _ in accepted.values()])
-    children = []
-    if shape.lines is not None:
-        children.append(
-            TableRows(shape.lines, [line for _, ls in accepted.values() for line in ls])
-        )
-    return NormalizedBatch(headers=headers, children=children, rejects=rejects, keys=list(accepted))
+
+    def rows_of(record: Any) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], None]:
+        header, lines = normalize_document(resource, record, loaded_at, run_id)
+        return header, lines, None
+
+    return collect_batch(records, shape.header, shape.lines, "id", rows_of)

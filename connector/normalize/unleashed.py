@@ -14,11 +14,8 @@ from connector.normalize.common import (
     INT_MIN,
     FieldError,
     NormalizedBatch,
-    Reject,
-    TableRows,
+    collect_batch,
     ms_date_to_utc,
-    raw_text,
-    record_id_text,
     to_bool,
     to_decimal,
     to_int,
@@ -52,37 +49,13 @@ def normalize_credit_notes(
     Credit numbers repeated within the batch keep the last occurrence. ``batch.keys`` are the
     accepted credit numbers; ``batch.cursor`` is the largest ``LastModifiedOn`` among them.
     """
-    batch = NormalizedBatch(
-        TableRows(UNLEASHED_CREDIT_NOTES), [TableRows(UNLEASHED_CREDIT_NOTE_LINES)]
+    return collect_batch(
+        records,
+        UNLEASHED_CREDIT_NOTES,
+        UNLEASHED_CREDIT_NOTE_LINES,
+        _KEY,
+        lambda record: _rows(record, loaded_at, run_id),
     )
-    lines = batch.children[0]
-    for record in _last_per_key(records):
-        try:
-            header, line_rows, modified = _rows(record, loaded_at, run_id)
-        except FieldError as err:
-            batch.rejects.append(
-                Reject(record_id_text(record, _KEY), err.field, str(err), raw_text(record))
-            )
-            continue
-        batch.headers.rows.append(header)
-        lines.rows.extend(line_rows)
-        batch.keys.append(header[0])
-        if batch.cursor is None or modified > batch.cursor:
-            batch.cursor = modified
-    return batch
-
-
-def _last_per_key(records: list[Any]) -> list[Any]:
-    """Drop earlier copies of a credit number (the last one wins); keep unkeyed records."""
-    last: dict[str, int] = {}
-    for index, record in enumerate(records):
-        if isinstance(record, Mapping) and isinstance(record.get(_KEY), str):
-            last[record[_KEY]] = index
-    return [
-        r
-        for i, r in enumerate(records)
-        if not (isinstance(r, Mapping) and isinstance(r.get(_KEY), str)) or last[r[_KEY]] == i
-    ]
 
 
 def _rows(

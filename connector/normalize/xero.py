@@ -14,13 +14,10 @@ from typing import Any
 from connector.normalize.common import (
     FieldError,
     NormalizedBatch,
-    Reject,
-    TableRows,
     check_duplicates,
+    collect_batch,
     ms_date_to_date,
     ms_date_to_utc,
-    raw_text,
-    record_id_text,
     to_bool,
     to_decimal,
     to_json_text,
@@ -46,36 +43,14 @@ def normalize_credit_notes(
         run_id: the run id, stored in ``_run_id``.
         tenant_id: the Xero organisation the page came from ('' for a custom connection).
     """
-    batch = NormalizedBatch(TableRows(XERO_CREDIT_NOTES), [TableRows(XERO_CREDIT_NOTE_LINES)])
-    lines = batch.children[0]
-    for record in _last_per_key(records):
-        try:
-            header, line_rows, updated = _rows(record, loaded_at, run_id, tenant_id)
-        except FieldError as err:
-            batch.rejects.append(
-                Reject(record_id_text(record, _KEY), err.field, str(err), raw_text(record))
-            )
-            continue
-        batch.headers.rows.append(header)
-        lines.rows.extend(line_rows)
-        batch.keys.append(header[0])
-        if batch.cursor is None or updated > batch.cursor:
-            batch.cursor = updated
-    return batch
-
-
-def _last_per_key(records: list[Any]) -> list[Any]:
-    """Drop earlier copies of a CreditNoteID (the last one wins); keep unkeyed records."""
-    last: dict[str, int] = {}
-    for index, record in enumerate(records):
-        if isinstance(record, Mapping) and isinstance(record.get(_KEY), str):
-            last[record[_KEY].lower()] = index
-    return [
-        record
-        for index, record in enumerate(records)
-        if not (isinstance(record, Mapping) and isinstance(record.get(_KEY), str))
-        or last[record[_KEY].lower()] == index
-    ]
+    return collect_batch(
+        records,
+        XERO_CREDIT_NOTES,
+        XERO_CREDIT_NOTE_LINES,
+        _KEY,
+        lambda record: _rows(record, loaded_at, run_id, tenant_id),
+        fold=str.lower,
+    )
 
 
 def to_uuid(value: Any, name: str) -> str:
