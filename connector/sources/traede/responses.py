@@ -30,6 +30,24 @@ class MalformedResponse(TransientSourceError):
     """A 200 whose body is not the documented JSON: retried, then raised as ContractError."""
 
 
+def malformed(
+    response: httpx.Response, name: str, problem: str, body: bytes | None = None
+) -> MalformedResponse:
+    """The error for ``response``: URL, status and the first 300 bytes of its body.
+
+    ``body`` is given for a streamed response, whose ``content`` was consumed chunk by chunk.
+    """
+    return MalformedResponse(
+        SYSTEM,
+        name,
+        problem,
+        method=response.request.method,
+        url=str(response.request.url),
+        status=response.status_code,
+        body=(response.content if body is None else body)[:300].decode("utf-8", "replace"),
+    )
+
+
 def read_records(
     response: httpx.Response, endpoint: Endpoint, name: str
 ) -> list[Any] | Iterator[Any]:
@@ -60,23 +78,14 @@ def read_records(
         # ijson, which builds objects iteratively, so that document alone is rejected.
         return _iterative_records(body, endpoint, name, response)
     except ValueError as exc:
-        raise MalformedResponse(
-            SYSTEM,
-            name,
-            f"response is not valid JSON ({exc})",
-            url=str(response.request.url),
-            status=response.status_code,
-            body=body[:300].decode("utf-8", "replace"),
-        ) from None
+        raise malformed(response, name, f"response is not valid JSON ({exc})", body) from None
     if not isinstance(parsed, dict) or not isinstance(parsed.get(endpoint.root_key), list):
         keys = sorted(str(k) for k in parsed) if isinstance(parsed, dict) else type(parsed)
-        raise MalformedResponse(
-            SYSTEM,
+        raise malformed(
+            response,
             name,
             f"expected a JSON object with a {endpoint.root_key!r} list, got keys {keys}",
-            url=str(response.request.url),
-            status=response.status_code,
-            body=body[:300].decode("utf-8", "replace"),
+            body,
         )
     records: list[Any] = parsed[endpoint.root_key]
     return records
@@ -88,14 +97,7 @@ def _iterative_records(
     try:
         return list(ijson.items(io.BytesIO(body), f"{endpoint.root_key}.item", use_float=False))
     except ijson.JSONError as exc:
-        raise MalformedResponse(
-            SYSTEM,
-            name,
-            f"response is not valid JSON ({exc})",
-            url=str(response.request.url),
-            status=response.status_code,
-            body=body[:300].decode("utf-8", "replace"),
-        ) from None
+        raise malformed(response, name, f"response is not valid JSON ({exc})", body) from None
 
 
 def _stream_records(
@@ -176,12 +178,4 @@ def mark_results(
 def _malformed_mark(
     response: httpx.Response, endpoint: Endpoint, problem: str
 ) -> MalformedResponse:
-    return MalformedResponse(
-        SYSTEM,
-        f"{endpoint.resource}.mark",
-        problem,
-        method="POST",
-        url=str(response.request.url),
-        status=response.status_code,
-        body=response.content[:300].decode("utf-8", "replace"),
-    )
+    return malformed(response, f"{endpoint.resource}.mark", problem)
