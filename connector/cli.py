@@ -1,20 +1,21 @@
 """The ``connector`` command: migrate | sync | mark | status | check | emulator | demo.
 
 The only place that configures logging and catches :class:`ConnectorError` broadly: each
-error becomes one line on stderr and the exit code of ``connector.results`` (README lists them).
+error becomes one line on stderr and the exit code of ``connector.flows.results``
+(README lists them).
 """
 
 import logging
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 
 import click
 
-from connector.config import TraedeSettings, WarehouseSettings
-from connector.errors import ConnectorError
-from connector.results import SyncResult
+from connector.config import TraedeSettings, WarehouseSettings, parse_since
+from connector.errors import ConfigError, ConnectorError
+from connector.flows.results import SyncResult
 from connector.sources.traede.endpoints import RESOURCES
 
 log = logging.getLogger("connector")
@@ -55,15 +56,10 @@ def _warehouse() -> Any:
 
 
 def _parse_since(value: str | None) -> datetime | None:
-    if value is None:
-        return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            "expected ISO-8601, e.g. 2024-06-01T00:00:00Z (no zone means UTC)"
-        ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return parse_since(value, "--not-exported-since")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def report(result: SyncResult) -> NoReturn:
@@ -135,7 +131,7 @@ def sync_traede(
 ) -> None:
     """Fetch the unexported backlog, load it, then mark exactly what was committed."""
     from connector.console import progress_bars
-    from connector.pipeline import SyncOptions, run_traede
+    from connector.flows.traede import SyncOptions, run_traede
 
     since = _parse_since(not_exported_since)
     settings = _guard(TraedeSettings.from_env)
@@ -156,7 +152,7 @@ def sync_traede(
 def sync_xero() -> None:
     """Load Xero credit notes changed since the stored cursor (per tenant)."""
     from connector.config import XeroSettings
-    from connector.pipeline_xero import sync_xero as run
+    from connector.flows.xero import sync_xero as run
 
     settings = _guard(XeroSettings.from_env)
     wh = _guard(_warehouse)
@@ -167,7 +163,7 @@ def sync_xero() -> None:
 def sync_unleashed() -> None:
     """Load Unleashed credit notes changed since the stored cursor."""
     from connector.config import UnleashedSettings
-    from connector.pipeline_unleashed import sync_unleashed as run
+    from connector.flows.unleashed import sync_unleashed as run
 
     settings = _guard(UnleashedSettings.from_env)
     wh = _guard(_warehouse)
@@ -184,7 +180,7 @@ def mark() -> None:
 @click.option("--mark-concurrency", type=click.IntRange(1, 32), help="Mark calls in flight.")
 def mark_traede(resources: tuple[str, ...], mark_concurrency: int | None) -> None:
     """Drain the outbox: pending and failed marks, oldest first."""
-    from connector.pipeline import SyncOptions, run_traede
+    from connector.flows.traede import SyncOptions, run_traede
 
     settings = _guard(TraedeSettings.from_env)
     wh = _guard(_warehouse)
@@ -205,7 +201,7 @@ def status(limit: int) -> None:
 @main.command()
 def check() -> None:
     """Validate settings, reach the database and each configured source once."""
-    from connector.checkup import run_checks
+    from connector.flows.checkup import run_checks
 
     ok = run_checks()
     sys.exit(0 if ok else 2)

@@ -7,7 +7,7 @@ settings object can be logged, put in an exception or shown in Dagster without l
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -260,3 +260,19 @@ def source_configured(env: Mapping[str, str] | None, source: str) -> bool:
         "unleashed": ("UNLEASHED_API_ID", "UNLEASHED_API_KEY"),
     }[source]
     return all(_get(env, n) for n in needed)
+
+
+def parse_since(value: str | None, name: str = "not_exported_since") -> datetime | None:
+    """An ISO-8601 instant (CLI flag or Dagster run config) as an aware UTC datetime.
+
+    Empty means "not given"; no zone means UTC. Raises :class:`ConfigError` naming ``name``.
+    """
+    if value is None or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            name, "must be ISO 8601, e.g. 2024-06-01T00:00:00Z (no zone means UTC)"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

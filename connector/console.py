@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connector.results import SyncResult
+from connector.flows.results import SyncResult
 from connector.warehouse import Warehouse, cursors, outbox, rejects, runs
 
 console = Console(stderr=False)

@@ -19,7 +19,7 @@ from connector.config import Secret, TraedeSettings, WarehouseSettings
 from connector.console import console, print_result, progress_bars
 from connector.emulator.server import EmulatorServer
 from connector.emulator.traede import create_traede_app
-from connector.pipeline import SyncOptions, run_traede
+from connector.flows.traede import SyncOptions, run_traede
 from connector.tables.traede import ALL_TRAEDE
 from connector.warehouse import Warehouse
 from connector.warehouse import outbox as outbox_rows
@@ -127,8 +127,8 @@ def _sync_other_sources(servers: DemoServers, wh: Warehouse) -> list[str]:
     from connector.config import UnleashedSettings, XeroSettings
 
     try:
-        from connector.pipeline_unleashed import sync_unleashed
-        from connector.pipeline_xero import sync_xero
+        from connector.flows.unleashed import sync_unleashed
+        from connector.flows.xero import sync_xero
     except ImportError:
         return []
 

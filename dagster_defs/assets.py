@@ -7,18 +7,18 @@ counts and previews come from ``connector.warehouse.checks``.
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from connector.errors import ConfigError, ConnectorError, DailyLimitError, TransientSourceError
+from connector.config import parse_since
+from connector.errors import ConnectorError, DailyLimitError, TransientSourceError
 from connector.errors import WarehouseError as _WarehouseError
-from connector.pipeline import SyncOptions, run_traede
-from connector.pipeline_unleashed import sync_unleashed
-from connector.pipeline_xero import sync_xero
-from connector.results import SyncResult
+from connector.flows.results import SyncResult
+from connector.flows.traede import SyncOptions, run_traede
+from connector.flows.unleashed import sync_unleashed
+from connector.flows.xero import sync_xero
 from connector.tables.spec import BOOKKEEPING, TableSpec
 from connector.tables.traede import (
     TRAEDE_ACCOUNTING_ENTRIES,
@@ -91,19 +91,6 @@ class TraedeMarkConfig(dg.Config):
         description="Mark-as-exported calls in flight (1-32). Empty: the resource's "
         "mark_concurrency, else TRAEDE_MARK_CONCURRENCY, else 4.",
     )
-
-
-def parse_since(value: str | None) -> datetime | None:
-    """``not_exported_since`` from run config as an aware UTC datetime."""
-    if value is None or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            "not_exported_since", "must be ISO 8601, e.g. 2024-06-01T00:00:00Z"
-        ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _retryable(error: ConnectorError) -> bool:

@@ -64,7 +64,7 @@ def download(client: httpx.Client, resource: str, system_id: str, keep: bool) ->
 
 def normalize(resource: str, bodies: list[bytes]) -> tuple[dict[str, list[Any]], int, float]:
     """Parse and normalise with the connector's pure code; returns rows per table."""
-    from connector.normalize.common import parse_json
+    from connector.jsontext import parse_json
     from connector.normalize.traede import normalize_batch
 
     started = time.perf_counter()

@@ -24,7 +24,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connector.emulator.unleashed_data import VENDOR_EXAMPLE_RECORD, dumps, generate_records
-from connector.normalize.common import ms_date_to_utc, parse_json
+from connector.jsontext import parse_json
+from connector.normalize.common import ms_date_to_utc
 from connector.sources.unleashed.contract import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,

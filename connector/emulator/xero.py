@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from connector.emulator.xero_state import Limits, XeroState, dumps
-from connector.normalize.common import parse_json
+from connector.jsontext import parse_json
 from connector.sources.xero.contract import (
     DEFAULT_PAGE_SIZE,
     LEGACY_THROTTLE_BODY,

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from connector.emulator.xero_data import SEED_EXAMPLES, generate, ms_date
-from connector.normalize.common import parse_json
+from connector.jsontext import parse_json
 
 FAULT_KINDS = ("429-minute", "429-day", "429-concurrent", "503", "500")
 PageHook = Callable[[str, int], None]

@@ -1,4 +1,4 @@
-"""Shared pieces of normalization: batch types, JSON parsing and coercions. Pure: no I/O, no clock.
+"""Shared pieces of normalization: coercions and batch assembly. Pure: no I/O, no clock.
 
 Every coercion raises :class:`FieldError` with the field and the offending value; the source
 normalizers turn that into a :class:`Reject` for the one record, never an exception for the batch.
@@ -7,22 +7,14 @@ normalizers turn that into a :class:`Reject` for the one record, never an except
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import pandas as pd
+from typing import Any
 
 import orjson
 
-from connector.normalize.jsontext import DUPLICATE as DUPLICATE
-from connector.normalize.jsontext import NonFinite as NonFinite
-from connector.normalize.jsontext import TooDeepError as TooDeepError
-from connector.normalize.jsontext import decimal_fragment
-from connector.normalize.jsontext import parse_json as parse_json
-from connector.normalize.jsontext import raw_text as raw_text
+from connector.jsontext import DUPLICATE, NonFinite, decimal_fragment, raw_text
+from connector.model import NormalizedBatch, Reject, TableRows
 from connector.tables.spec import TableSpec
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
@@ -45,51 +37,6 @@ class FieldError(ValueError):
         if len(excerpt) > 80:
             excerpt = excerpt[:77] + "..."
         super().__init__(f"{field}: {why} (got {excerpt})")
-
-
-@dataclass(frozen=True)
-class Reject:
-    """One record that could not be loaded: kept with its reason, never acknowledged."""
-
-    document_id: str | None
-    field: str | None
-    reason: str
-    raw: str
-
-
-@dataclass
-class TableRows:
-    """Rows for one staging table, tuples in the spec's column order."""
-
-    spec: TableSpec
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-
-    def to_frame(self) -> "pd.DataFrame":
-        """The rows as a DataFrame (previews, tests); the loader streams the tuples directly."""
-        import pandas as pd  # imported here: a CLI run should not pay for pandas at start-up
-
-        return pd.DataFrame.from_records(self.rows, columns=list(self.spec.column_names))
-
-
-@dataclass
-class NormalizedBatch:
-    """Output of normalizing one batch of raw records.
-
-    ``keys`` are the natural keys of the accepted header rows (in ``headers`` order);
-    ``children`` are line (or allocation, payment) tables whose rows replace those of the
-    same parents; ``cursor`` is the largest cursor value seen among accepted records.
-    """
-
-    headers: TableRows
-    children: list[TableRows] = field(default_factory=list)
-    rejects: list[Reject] = field(default_factory=list)
-    keys: list[Any] = field(default_factory=list)
-    cursor: datetime | None = None
-
-    @property
-    def line_count(self) -> int:
-        """Number of child rows in the batch."""
-        return sum(len(c.rows) for c in self.children)
 
 
 # --- coercions -------------------------------------------------------------------------------

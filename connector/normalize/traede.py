@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from connector.model import NormalizedBatch
 from connector.normalize.common import (
     INT_MAX,
     FieldError,
-    NormalizedBatch,
     check_duplicates,
     collect_batch,
     to_decimal,

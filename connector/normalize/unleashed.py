@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from connector.jsontext import DUPLICATE
+from connector.model import NormalizedBatch
 from connector.normalize.common import (
-    DUPLICATE,
     INT_MAX,
     INT_MIN,
     FieldError,
-    NormalizedBatch,
     collect_batch,
     ms_date_to_utc,
     to_bool,

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from connector.model import NormalizedBatch
 from connector.normalize.common import (
     FieldError,
-    NormalizedBatch,
     check_duplicates,
     collect_batch,
     ms_date_to_date,

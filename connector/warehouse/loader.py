@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from connector.errors import WarehouseError
-from connector.normalize.common import NormalizedBatch
+from connector.model import NormalizedBatch
 from connector.tables.spec import TableSpec
 from connector.warehouse import cursors, outbox, rejects, runs
 from connector.warehouse.copy_loader import copy_rows, ensure_temp_table

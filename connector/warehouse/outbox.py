@@ -6,7 +6,6 @@ by an earlier run), in the order they were committed, and records each id's outc
 """
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,18 +13,9 @@ import psycopg
 from psycopg import sql
 
 from connector.errors import WarehouseError
+from connector.model import MarkOutcome
 from connector.tables.spec import TableSpec
 from connector.warehouse.copy_loader import temp_name
-
-
-@dataclass(frozen=True)
-class MarkOutcome:
-    """What happened to one id at the source's mark-as-exported endpoint."""
-
-    document_id: int
-    acked: bool
-    attempts: int
-    error: str | None = None
 
 
 def enqueue(

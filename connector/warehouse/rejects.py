@@ -6,7 +6,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from connector.normalize.common import Reject
+from connector.model import Reject
 from connector.tables.spec import TableSpec
 from connector.warehouse.copy_loader import temp_name
 

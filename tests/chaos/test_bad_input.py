@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from connector.config import Secret, TraedeSettings
 from connector.emulator.traede_state import dumps
 from connector.errors import ContractError
-from connector.pipeline import SyncOptions, run_traede
-from connector.results import EXIT_OK, EXIT_REJECTS
+from connector.flows.results import EXIT_OK, EXIT_REJECTS
+from connector.flows.traede import SyncOptions, run_traede
 from connector.sources.traede.client import ExportOptions, TraedeClient
 from connector.warehouse import Warehouse
 from tests.integration.traede_support import (

@@ -11,9 +11,9 @@ from connector.config import HttpSettings, Secret, UnleashedSettings, XeroSettin
 from connector.emulator.server import EmulatorServer
 from connector.emulator.unleashed import create_unleashed_app
 from connector.emulator.xero import create_xero_app
+from connector.flows.unleashed import sync_unleashed
+from connector.flows.xero import sync_xero
 from connector.normalize.common import ms_date_to_utc
-from connector.pipeline_unleashed import sync_unleashed
-from connector.pipeline_xero import sync_xero
 from connector.sources.unleashed.client import UnleashedClient
 from connector.sources.xero.client import XeroClient
 from connector.warehouse import Warehouse

@@ -17,8 +17,8 @@ import pytest
 
 from connector.config import WarehouseSettings
 from connector.errors import ConnectorError
-from connector.pipeline import SyncOptions, run_traede
-from connector.results import EXIT_OK, SyncResult
+from connector.flows.results import EXIT_OK, SyncResult
+from connector.flows.traede import SyncOptions, run_traede
 from connector.warehouse import Warehouse
 from tests.integration.traede_support import (
     assert_invariants,

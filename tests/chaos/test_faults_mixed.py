@@ -15,8 +15,8 @@ import pytest
 
 from connector.config import HttpSettings
 from connector.errors import ConnectorError
-from connector.pipeline import SyncOptions, run_traede
-from connector.results import EXIT_OK
+from connector.flows.results import EXIT_OK
+from connector.flows.traede import SyncOptions, run_traede
 from connector.sources.traede.client import TraedeClient
 from connector.warehouse import Warehouse
 from tests.integration.traede_support import (

@@ -22,8 +22,8 @@ from connector.emulator.server import EmulatorServer
 from connector.emulator.traede import create_traede_app
 from connector.emulator.traede_state import dumps
 from connector.errors import ConnectorError, SourceError
-from connector.pipeline import SyncOptions, run_traede
-from connector.results import EXIT_OK
+from connector.flows.results import EXIT_OK
+from connector.flows.traede import SyncOptions, run_traede
 from connector.sources.traede.client import TraedeClient
 from connector.warehouse import Warehouse
 from connector.warehouse.engine import Target

@@ -10,9 +10,9 @@ from connector.config import HttpSettings, Secret, UnleashedSettings, XeroSettin
 from connector.emulator.server import EmulatorServer
 from connector.emulator.unleashed import create_unleashed_app
 from connector.emulator.xero import create_xero_app
-from connector.pipeline import SyncOptions, run_traede
-from connector.pipeline_unleashed import sync_unleashed
-from connector.pipeline_xero import sync_xero
+from connector.flows.traede import SyncOptions, run_traede
+from connector.flows.unleashed import sync_unleashed
+from connector.flows.xero import sync_xero
 from connector.warehouse import Warehouse
 from tests.integration.traede_support import running_traede
 

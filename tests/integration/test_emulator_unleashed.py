@@ -7,7 +7,8 @@ import pytest
 from connector.emulator.server import EmulatorServer
 from connector.emulator.unleashed import UnleashedState, create_unleashed_app
 from connector.emulator.unleashed_data import VENDOR_EXAMPLE_RECORD
-from connector.normalize.common import ms_date_to_utc, parse_json
+from connector.jsontext import parse_json
+from connector.normalize.common import ms_date_to_utc
 from connector.sources.unleashed.contract import sign
 
 API_ID, API_KEY = "emu-id", "emu-key"

@@ -8,7 +8,7 @@ import pytest
 from connector.emulator.server import EmulatorServer
 from connector.emulator.xero import create_xero_app
 from connector.emulator.xero_data import SEED_EXAMPLES
-from connector.normalize.common import parse_json
+from connector.jsontext import parse_json
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,8 @@ import pytest
 
 from connector.emulator.faults import FaultPlan
 from connector.errors import LockHeldError, PermanentSourceError
-from connector.pipeline import SyncOptions, run_traede
-from connector.results import EXIT_MARKS, EXIT_OK, EXIT_REJECTS
+from connector.flows.results import EXIT_MARKS, EXIT_OK, EXIT_REJECTS
+from connector.flows.traede import SyncOptions, run_traede
 from connector.sources.traede.filters import Filter, FilterGroup
 from connector.warehouse import Warehouse
 from connector.warehouse.locks import ConsumerLock
@@ -196,7 +196,7 @@ def test_malformed_documents_are_quarantined_not_marked_rest_loaded(
 def template_text(doc: dict, new_id: int) -> str:
     import orjson
 
-    from connector.normalize.jsontext import decimal_fragment
+    from connector.jsontext import decimal_fragment
 
     return orjson.dumps({**doc, "id": new_id}, default=decimal_fragment).decode()
 

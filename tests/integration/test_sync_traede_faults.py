@@ -5,8 +5,8 @@ typed error and the next run (faults gone) completes. Marks never precede the co
 import pytest
 
 from connector.errors import ContractError, SourceError
-from connector.pipeline import SyncOptions, run_traede
-from connector.results import EXIT_OK
+from connector.flows.results import EXIT_OK
+from connector.flows.traede import SyncOptions, run_traede
 from connector.warehouse import Warehouse
 from tests.integration.traede_support import (
     assert_invariants,

@@ -11,8 +11,8 @@ from connector.config import HttpSettings, Secret, UnleashedSettings, WarehouseS
 from connector.emulator.server import EmulatorServer
 from connector.emulator.unleashed import UnleashedState, create_unleashed_app
 from connector.errors import PermanentSourceError
+from connector.flows.unleashed import sync_unleashed
 from connector.normalize.common import ms_date_to_utc
-from connector.pipeline_unleashed import sync_unleashed
 from connector.tables.unleashed import (
     ALL_UNLEASHED,
     UNLEASHED_CREDIT_NOTE_LINES,

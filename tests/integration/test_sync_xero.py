@@ -11,7 +11,7 @@ from connector.config import HttpSettings, Secret, XeroSettings
 from connector.emulator.server import EmulatorServer
 from connector.emulator.xero import create_xero_app
 from connector.errors import DailyLimitError, PermanentSourceError
-from connector.pipeline_xero import sync_xero
+from connector.flows.xero import sync_xero
 from connector.sources.xero.client import XeroClient
 from connector.sources.xero.contract import format_if_modified_since
 from connector.tables.xero import ALL_XERO

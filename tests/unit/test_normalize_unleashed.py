@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from connector.emulator.unleashed_data import VENDOR_EXAMPLE_RECORD, generate_records
+from connector.jsontext import parse_json
 from connector.normalize import unleashed as normalize_module
-from connector.normalize.common import parse_json
 from connector.normalize.unleashed import normalize_credit_notes
 from connector.sources.unleashed.contract import build_query, sign
 from connector.tables.unleashed import UNLEASHED_CREDIT_NOTE_LINES, UNLEASHED_CREDIT_NOTES

@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from connector.emulator.xero_data import SEED_EXAMPLES
-from connector.normalize.common import parse_json
+from connector.jsontext import parse_json
 from connector.normalize.xero import normalize_credit_notes
 from connector.tables.xero import XERO_CREDIT_NOTE_LINES, XERO_CREDIT_NOTES
 

@@ -26,6 +26,7 @@ from connector.errors import (
     PermanentSourceError,
     SourceError,
 )
+from connector.model import MarkOutcome
 from connector.sources.retry import (
     RetryStats,
     call_with_retries,
@@ -43,7 +44,6 @@ from connector.sources.traede.paging import (
     max_id,
 )
 from connector.sources.traede.responses import SYSTEM, MalformedResponse, mark_results, read_records
-from connector.warehouse.outbox import MarkOutcome
 
 log = logging.getLogger(__name__)
 

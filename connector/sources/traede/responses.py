@@ -14,7 +14,7 @@ import httpx
 import ijson
 
 from connector.errors import ContractError, TransientSourceError
-from connector.normalize.common import TooDeepError, parse_json
+from connector.jsontext import TooDeepError, parse_json
 from connector.sources.traede.contract import RETRYABLE_MARK_ERRORS
 from connector.sources.traede.endpoints import Endpoint
 

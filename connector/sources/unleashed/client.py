@@ -16,7 +16,7 @@ import httpx
 
 from connector.config import UnleashedSettings
 from connector.errors import ContractError
-from connector.normalize.common import parse_json
+from connector.jsontext import parse_json
 from connector.sources.retry import (
     RetryStats,
     call_with_retries,

@@ -25,7 +25,7 @@ from connector.errors import (
     PermanentSourceError,
     RateLimitError,
 )
-from connector.normalize.common import parse_json
+from connector.jsontext import parse_json
 from connector.sources.retry import (
     RetryStats,
     call_with_retries,

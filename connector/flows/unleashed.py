@@ -5,20 +5,15 @@ maximum over all pages (``advance="at_end"``); the next run asks from that curso
 overlap, and re-reads are harmless because loads are upserts on ``credit_number``.
 """
 
-import logging
-import time
-
 from connector.config import UnleashedSettings
-from connector.errors import ConnectorError
+from connector.flows.cursor import CursorStream, load_cursor_stream
+from connector.flows.results import SyncResult
+from connector.flows.runs import add_counts, execute
 from connector.normalize.unleashed import normalize_credit_notes
-from connector.pipeline_cursor import CursorStream, finish_run, load_cursor_stream, start_run
-from connector.results import SyncResult
 from connector.sources.unleashed.client import UnleashedClient
 from connector.tables.unleashed import UNLEASHED_CREDIT_NOTE_LINES, UNLEASHED_CREDIT_NOTES
 from connector.warehouse import Warehouse, runs
 from connector.warehouse.locks import ConsumerLock
-
-log = logging.getLogger(__name__)
 
 SOURCE = "unleashed"
 RESOURCE = "credit_notes"
@@ -44,7 +39,6 @@ def sync_unleashed(
     Returns:
         The run's counters; ``result.error`` holds the typed error when the run failed.
     """
-    started = time.monotonic()
     # The API id is not secret, but one Unleashed account is one stream: no system id needed.
     run = runs.Run(
         source=SOURCE,
@@ -55,38 +49,24 @@ def sync_unleashed(
         external_run_id=external_run_id,
     )
     result = SyncResult(source=SOURCE, run_id=run.run_id, marking=False)
-    if not start_run(warehouse, run, result):
-        result.seconds = time.monotonic() - started
-        if client is not None:
-            client.close()
-        return result
-
     api = client or UnleashedClient(settings)
-    try:
-        with api, ConsumerLock(warehouse.dsn, run, [RESOURCE]) as lock:
-            with warehouse.connect() as conn:
-                runs.abandon_stale(conn, run)
-            stream = CursorStream(
-                source=SOURCE,
-                resource=RESOURCE,
-                scope="",
-                pages=api.credit_note_pages,
-                normalize=normalize_credit_notes,
-                header=UNLEASHED_CREDIT_NOTES,
-                children=(UNLEASHED_CREDIT_NOTE_LINES,),
-                overlap=settings.cursor_overlap,
-                advance="at_end",
-            )
-            load_cursor_stream(stream, warehouse, run, lock)
-    except ConnectorError as exc:
-        log.error("unleashed sync failed: %s", exc)
-        result.error = exc
-    except BaseException:
-        finish_run(warehouse, run, result, started, _counts(api), failed=True)
-        raise
-    finish_run(warehouse, run, result, started, _counts(api))
-    return result
+    stream = CursorStream(
+        source=SOURCE,
+        resource=RESOURCE,
+        scope="",
+        pages=api.credit_note_pages,
+        normalize=normalize_credit_notes,
+        header=UNLEASHED_CREDIT_NOTES,
+        children=(UNLEASHED_CREDIT_NOTE_LINES,),
+        overlap=settings.cursor_overlap,
+        advance="at_end",
+    )
 
+    def work(lock: ConsumerLock) -> None:
+        load_cursor_stream(stream, warehouse, run, lock)
 
-def _counts(api: UnleashedClient) -> dict[str, int]:
-    return {"api_calls": api.stats.calls, "retries": api.stats.retries}
+    def count_calls() -> None:
+        add_counts(run, RESOURCE, {"api_calls": api.stats.calls, "retries": api.stats.retries})
+
+    with api:
+        return execute(warehouse, run, result, work, finalize=count_calls)

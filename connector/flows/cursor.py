@@ -1,23 +1,18 @@
-"""The flow for cursor-based sources (Xero, Unleashed): DESIGN.md §1, second bullet.
+"""The flow for cursor-based sources (Xero, Unleashed): docs/architecture.md, "Cursor sources".
 
 Reads top to bottom: read the cursor, ask the source for what changed since (cursor minus the
 overlap window), normalize each page, and commit rows + cursor in one transaction per batch.
 """
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-import psycopg
-
-from connector.errors import ConnectorError, WarehouseError
-from connector.normalize.common import NormalizedBatch, TableRows
-from connector.results import SyncResult
+from connector.model import NormalizedBatch, TableRows
 from connector.tables.spec import TableSpec
-from connector.warehouse import Warehouse, cursors, runs
+from connector.warehouse import Warehouse, cursors
 from connector.warehouse.loader import BatchLoader
 from connector.warehouse.locks import ConsumerLock
 from connector.warehouse.runs import Run
@@ -89,51 +84,3 @@ def load_cursor_stream(
 def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
     for key, value in counts.items():
         totals[key] = totals.get(key, 0) + value
-
-
-def start_run(warehouse: Warehouse, run: Run, result: SyncResult) -> bool:
-    """Migrate and record the run as running; on failure fill ``result.error``, return False."""
-    try:
-        warehouse.migrate()
-        with warehouse.connect() as conn:
-            runs.start(conn, run)
-    except (ConnectorError, psycopg.Error) as exc:
-        result.error = as_connector_error(exc, "starting the run")
-        return False
-    return True
-
-
-def finish_run(
-    warehouse: Warehouse,
-    run: Run,
-    result: SyncResult,
-    started: float,
-    counts: dict[str, int],
-    *,
-    failed: bool = False,
-) -> None:
-    """Add the API ``counts``, close the run's row and fill ``result``'s counters and time."""
-    run.stats = run.added(run.resources[0], counts)
-    result.stats = run.stats
-    result.seconds = time.monotonic() - started
-    status = "failed" if failed else result.status
-    error = "unexpected error (see the log)" if failed else (result.reason or None)
-    try:
-        with warehouse.connect() as conn:
-            runs.finish(conn, run, status, error)
-    except (ConnectorError, psycopg.Error) as exc:
-        problem = as_connector_error(exc, "recording the end of the run")
-        log.error("could not record the end of run %s: %s", run.short_id, problem)
-        if result.error is None and not failed:
-            result.error = problem
-
-
-def as_connector_error(exc: BaseException, what: str) -> ConnectorError:
-    """``exc`` itself if it is ours, else a :class:`WarehouseError` saying what failed."""
-    if isinstance(exc, ConnectorError):
-        return exc
-    error = WarehouseError(
-        f"{what} failed: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}"
-    )
-    error.__cause__ = exc
-    return error

@@ -9,13 +9,13 @@ stays; the result carries a :class:`DailyLimitError` (exit code 10) and the next
 
 import functools
 import logging
-import time
 
 from connector.config import XeroSettings
-from connector.errors import ConnectorError, DailyLimitError
+from connector.errors import DailyLimitError
+from connector.flows.cursor import CursorStream, load_cursor_stream
+from connector.flows.results import SyncResult
+from connector.flows.runs import add_counts, execute
 from connector.normalize.xero import normalize_credit_notes
-from connector.pipeline_cursor import CursorStream, finish_run, load_cursor_stream, start_run
-from connector.results import SyncResult
 from connector.sources.xero.client import XeroClient
 from connector.tables.xero import XERO_CREDIT_NOTE_LINES, XERO_CREDIT_NOTES
 from connector.warehouse import Warehouse, runs
@@ -47,7 +47,6 @@ def sync_xero(
     Returns:
         The run's counters; ``result.error`` holds the typed error when the run failed.
     """
-    started = time.monotonic()
     scopes: tuple[str, ...] = settings.tenant_ids or ("",)
     run = runs.Run(
         source=SOURCE,
@@ -58,40 +57,33 @@ def sync_xero(
         external_run_id=external_run_id,
     )
     result = SyncResult(source=SOURCE, run_id=run.run_id, marking=False)
-    if not start_run(warehouse, run, result):
-        result.seconds = time.monotonic() - started
-        if client is not None:
-            client.close()
-        return result
-
     api = client or XeroClient(settings)
     before = api.counters()
-    try:
-        locks = [f"{RESOURCE}:{scope}" for scope in scopes]
-        with api, ConsumerLock(warehouse.dsn, run, locks) as lock:
-            with warehouse.connect() as conn:
-                runs.abandon_stale(conn, run)
-            for scope in scopes:
-                try:
-                    load_cursor_stream(_stream(api, settings, scope), warehouse, run, lock)
-                except DailyLimitError as exc:
-                    # The quota is per tenant: record it, keep what was committed, and let
-                    # the other tenants use theirs.
-                    log.warning("xero tenant %s: %s", scope or "(custom connection)", exc)
-                    result.error = exc
-    except ConnectorError as exc:
-        log.error("xero sync failed: %s", exc)
-        result.error = exc
-    except BaseException:
-        finish_run(warehouse, run, result, started, _counts(api, before), failed=True)
-        raise
-    finish_run(warehouse, run, result, started, _counts(api, before))
-    return result
 
+    def work(lock: ConsumerLock) -> None:
+        for scope in scopes:
+            try:
+                load_cursor_stream(_stream(api, settings, scope), warehouse, run, lock)
+            except DailyLimitError as exc:
+                # The quota is per tenant: record it, keep what was committed, and let the
+                # other tenants use theirs.
+                log.warning("xero tenant %s: %s", scope or "(custom connection)", exc)
+                result.error = exc
 
-def _counts(api: XeroClient, before: dict[str, int]) -> dict[str, int]:
-    """The client's counters for this run only (a reused client has counted before)."""
-    return {key: value - before.get(key, 0) for key, value in api.counters().items()}
+    def count_calls() -> None:
+        # A reused client has counted before this run: only this run's calls are added.
+        now = api.counters()
+        add_counts(run, RESOURCE, {k: v - before.get(k, 0) for k, v in now.items()})
+
+    with api:
+        return execute(
+            warehouse,
+            run,
+            result,
+            work,
+            lock_keys=[f"{RESOURCE}:{scope}" for scope in scopes],
+            finalize=count_calls,
+        )
 
 
 def _stream(api: XeroClient, settings: XeroSettings, scope: str) -> CursorStream:

@@ -1,4 +1,4 @@
-"""The TRAEDE flow of DESIGN.md §1 for one source and its resources, top to bottom.
+"""The TRAEDE flow (docs/architecture.md, "One document's way") for its resources, top to bottom.
 
 load: export pages (HTTP, prefetched on a thread) -> batches -> normalize (pure) -> one
 transaction per batch (staging upsert + outbox + rejects + run counters).
@@ -7,7 +7,6 @@ each id's outcome recorded. A resource whose load pass failed is not marked in t
 """
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,10 +14,11 @@ from typing import Any, Literal
 
 from connector.config import TraedeSettings
 from connector.errors import ConnectorError, PermanentSourceError
-from connector.normalize.common import NormalizedBatch, TableRows
+from connector.flows.results import SyncResult
+from connector.flows.runs import execute
+from connector.flows.stages import batched, prefetch
+from connector.model import MarkOutcome, NormalizedBatch, TableRows
 from connector.normalize.traede import SHAPES, normalize_batch
-from connector.prefetch import batched, prefetch
-from connector.results import SyncResult
 from connector.sources.traede.client import ExportOptions, TraedeClient
 from connector.sources.traede.endpoints import RESOURCES
 from connector.sources.traede.filters import FilterGroup
@@ -26,7 +26,6 @@ from connector.sources.traede.paging import PageStats
 from connector.warehouse import Warehouse, outbox, runs
 from connector.warehouse.loader import BatchLoader
 from connector.warehouse.locks import ConsumerLock
-from connector.warehouse.outbox import MarkOutcome
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +186,6 @@ def run_traede(
 
     Never raises a :class:`ConnectorError`: it lands in ``result.error`` and the run row.
     """
-    started = time.monotonic()
-    warehouse.migrate()
     run = runs.Run(
         source=SOURCE,
         system_id=settings.system_id,
@@ -198,78 +195,44 @@ def run_traede(
         trigger=trigger,
         external_run_id=external_run_id,
     )
-    with warehouse.connect() as conn:
-        runs.start(conn, run)
     result = SyncResult(source=SOURCE, run_id=run.run_id, marking=kind != "load" and options.mark)
-    own_client = client is None
-    the_client = client or TraedeClient(settings)
-    try:
-        with ConsumerLock(warehouse.dsn, run, options.resources) as lock:
-            with warehouse.connect() as conn:
-                runs.abandon_stale(conn, run)
-            loaded: list[str] = []
-            if kind in ("sync", "load"):
-                for resource in options.resources:
-                    try:
-                        load_resource(
-                            the_client,
-                            resource,
-                            warehouse,
-                            run=run,
-                            options=options,
-                            lock=lock,
-                            progress=progress,
-                        )
-                        loaded.append(resource)
-                    except PermanentSourceError:
-                        raise
-                    except ConnectorError as exc:
-                        log.error("%s/%s: load failed: %s", SOURCE, resource, exc)
-                        result.error = result.error or exc
-            to_mark = options.resources if kind == "mark" else loaded
-            if kind != "load" and options.mark:
-                for resource in to_mark:
-                    lock.check()
-                    mark_resource(
-                        the_client,
-                        resource,
-                        warehouse,
-                        run=run,
-                        concurrency=options.mark_concurrency,
+    api = client or TraedeClient(settings)
+
+    def work(lock: ConsumerLock) -> None:
+        loaded: list[str] = []
+        if kind in ("sync", "load"):
+            for resource in options.resources:
+                try:
+                    load_resource(
+                        api, resource, warehouse, run=run, options=options, lock=lock,
                         progress=progress,
-                    )
-    except ConnectorError as exc:
-        result.error = result.error or exc
-    except BaseException as exc:
-        result.stats = run.stats
-        _finish(warehouse, run, "failed", f"{type(exc).__name__}: {exc}")
-        raise
-    finally:
-        if own_client:
-            the_client.close()
-    result.stats = run.stats
-    result.seconds = time.monotonic() - started
-    if result.marking:
-        try:
-            result.pending_marks = _open_marks(warehouse, run)
-        except ConnectorError as exc:  # the database may be the thing that failed
-            result.error = result.error or exc
-    _finish(warehouse, run, result.status, result.reason or None)
-    return result
+                    )  # fmt: skip
+                    loaded.append(resource)
+                except PermanentSourceError:
+                    raise
+                except ConnectorError as exc:
+                    # One resource failing to load does not stop the others; it is not marked.
+                    log.error("%s/%s: load failed: %s", SOURCE, resource, exc)
+                    result.error = result.error or exc
+        if kind != "load" and options.mark:
+            for resource in options.resources if kind == "mark" else loaded:
+                lock.check()
+                mark_resource(
+                    api, resource, warehouse, run=run, concurrency=options.mark_concurrency,
+                    progress=progress,
+                )  # fmt: skip
 
+    def count_open_marks() -> None:
+        if result.marking:
+            with warehouse.connect() as conn:
+                counts = outbox.counts(conn, SOURCE, run.system_id)
+            result.pending_marks = sum(counts.get(r, {}).get("pending", 0) for r in run.resources)
 
-def _open_marks(warehouse: Warehouse, run: runs.Run) -> int:
-    with warehouse.connect() as conn:
-        counts = outbox.counts(conn, SOURCE, run.system_id)
-    return sum(counts.get(r, {}).get("pending", 0) for r in run.resources)
-
-
-def _finish(warehouse: Warehouse, run: runs.Run, status: str, error: str | None) -> None:
     try:
-        with warehouse.connect() as conn:
-            runs.finish(conn, run, status, error)
-    except ConnectorError as exc:  # the database may be the thing that failed
-        log.error("could not record the end of run %s: %s", run.short_id, exc)
+        return execute(warehouse, run, result, work, finalize=count_open_marks)
+    finally:
+        if client is None:
+            api.close()
 
 
 def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
