@@ -1,5 +1,5 @@
 """Crash soak: SIGKILL a real ``connector sync traede`` again and again, then one clean run,
-then check the invariants of DESIGN.md §2.
+then check the invariants of docs/architecture.md §4.
 
 The emulator runs in this process (a thread), so it outlives every kill; its ``before_mark``
 hook checks against the database that each id it is asked to mark is committed in staging
@@ -445,7 +445,7 @@ class Soak:
     # --- checks ------------------------------------------------------------------------------
 
     def verify(self) -> None:
-        """Invariants of DESIGN.md §2 after the clean run; results in ``report.checks``."""
+        """Invariants of docs/architecture.md §4 after the clean run; results in ``report.checks``."""
         rep, state = self.report, self.state
         assert self._monitor is not None
         db = self._monitor

@@ -141,7 +141,7 @@ class WarehouseSettings:
 
 @dataclass(frozen=True)
 class TraedeSettings:
-    """TRAEDE Export API settings (DESIGN.md §5)."""
+    """TRAEDE Export API settings (README, "Environment")."""
 
     base_url: str
     api_token: Secret

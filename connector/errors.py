@@ -1,4 +1,4 @@
-"""The exception tree used by every layer (STYLE.md, Errors).
+"""The exception tree used by every layer (docs/architecture.md §6).
 
 Constructors take fields and build the message, so callers and tests can look at attributes
 instead of parsing text. Messages never carry secrets: URLs are redacted before they get here.
@@ -148,10 +148,10 @@ class WarehouseError(ConnectorError):
 class MigrationError(WarehouseError):
     """A migration could not be applied or an applied one was changed."""
 
-    def __init__(self, filename: str, problem: str, statement: int | None = None) -> None:
+    def __init__(self, filename: str, problem: str, line: int | None = None) -> None:
         self.filename = filename
-        self.statement = statement
-        where = f"{filename}" + (f" (statement {statement})" if statement is not None else "")
+        self.line = line
+        where = f"{filename}" + (f" (line {line})" if line is not None else "")
         super().__init__(f"migration {where}: {problem}")
 
 

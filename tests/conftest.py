@@ -1,4 +1,4 @@
-"""Shared test setup: a clean environment for every test (STYLE.md, Tests)."""
+"""Shared test setup: a clean environment for every test (docs/architecture.md §7)."""
 
 import os
 

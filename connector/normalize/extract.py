@@ -1,8 +1,8 @@
 """Compile a field spec into one straight-line extractor function (pure; a speed measure).
 
-Normalizing is the connector's hottest loop (DESIGN.md §1: a load should be bounded by the
-API, not by us). A generic loop over ``(field, coercion, required)`` costs a call per field;
-the compiled function checks the common case inline (an ``int`` in range, a finite
+Normalizing is the connector's hottest loop (a load should be bounded by the API, not by us;
+docs/architecture.md §2). A generic loop over ``(field, coercion, required)`` costs a call per
+field; the compiled function checks the common case inline (an ``int`` in range, a finite
 ``Decimal``, a string without NUL, a timestamp seen before) and calls the coercion only for
 anything else, so errors and their messages stay exactly those of ``common.py``.
 """

@@ -1,4 +1,4 @@
-"""Load one normalized batch in one transaction (DESIGN.md §3, Loading).
+"""Load one normalized batch in one transaction (docs/architecture.md §5).
 
 COPY into temp tables, upsert the headers, replace their children as a set, enqueue the outbox
 rows (export-tracked sources), write rejects, advance the cursor (cursor sources) and the run's

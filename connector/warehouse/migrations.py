@@ -1,4 +1,4 @@
-"""Forward-only migrations: ``sql/NNNN_*.sql`` applied in order, one transaction each.
+"""Forward-only migrations: the packaged ``sql/NNNN_*.sql`` applied in order, one transaction each.
 
 Each applied file is recorded with its SHA-256 in ``connector.schema_migrations``. A file that
 changed after it was applied is an error naming it; running again applies nothing. A session
@@ -9,7 +9,8 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 import psycopg
 
@@ -17,7 +18,9 @@ from connector.errors import MigrationError
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+# ``sql/`` at the repository's top is the migrations' home; ``connector/sql`` links to it so the
+# wheel ships them as package data and they are found from any working directory.
+SQL_DIR: Traversable = files("connector") / "sql"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _LOCK_KEY = 0x6D696772  # "migr": the advisory lock id serialising migrations
 
@@ -46,10 +49,24 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def discover(sql_dir: Path = SQL_DIR) -> list[Migration]:
-    """The migration files in ``sql_dir``, ordered by version; odd names are an error."""
+def discover(sql_dir: Traversable = SQL_DIR) -> list[Migration]:
+    """The migration files in ``sql_dir``, ordered by version.
+
+    Raises:
+        MigrationError: no migration at all (a broken install), an odd name, a repeated version.
+    """
+    paths = sorted(
+        (p for p in sql_dir.iterdir() if p.name.endswith(".sql")) if sql_dir.is_dir() else (),
+        key=lambda p: p.name,
+    )
+    if not paths:
+        raise MigrationError(
+            str(sql_dir),
+            "no migrations found: the package is installed without its sql/ files; "
+            "reinstall it (pip install --force-reinstall accounting-export-connector)",
+        )
     found: list[Migration] = []
-    for path in sorted(sql_dir.glob("*.sql")):
+    for path in paths:
         match = _NAME.match(path.name)
         if not match:
             raise MigrationError(path.name, "name must look like NNNN_lower_snake.sql")
@@ -60,62 +77,8 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Migration]:
     return found
 
 
-def split_statements(sql: str) -> list[str]:
-    """Split a SQL script on top-level semicolons (quotes, comments and $$ bodies respected)."""
-    statements: list[str] = []
-    buf: list[str] = []
-    i, n = 0, len(sql)
-    while i < n:
-        ch = sql[i]
-        if sql.startswith("--", i):
-            end = sql.find("\n", i)
-            end = n if end < 0 else end
-            buf.append(sql[i:end])
-            i = end
-            continue
-        if sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            end = n if end < 0 else end + 2
-            buf.append(sql[i:end])
-            i = end
-            continue
-        if ch in "'\"":
-            end = i + 1
-            while end < n:
-                if sql[end] == ch:
-                    if end + 1 < n and sql[end + 1] == ch:
-                        end += 2
-                        continue
-                    break
-                end += 1
-            buf.append(sql[i : end + 1])
-            i = end + 1
-            continue
-        dollar = re.match(r"\$[A-Za-z_]*\$", sql[i:])
-        if dollar:
-            tag = dollar.group(0)
-            end = sql.find(tag, i + len(tag))
-            end = n if end < 0 else end + len(tag)
-            buf.append(sql[i:end])
-            i = end
-            continue
-        if ch == ";":
-            statements.append("".join(buf))
-            buf = []
-        else:
-            buf.append(ch)
-        i += 1
-    statements.append("".join(buf))
-    return [s.strip() for s in statements if _has_code(s)]
-
-
-def _has_code(statement: str) -> bool:
-    without_comments = re.sub(r"--[^\n]*|/\*.*?\*/", "", statement, flags=re.S)
-    return bool(without_comments.strip())
-
-
 def apply_migrations(
-    conn: psycopg.Connection[tuple[object, ...]], sql_dir: Path = SQL_DIR
+    conn: psycopg.Connection[tuple[object, ...]], sql_dir: Traversable = SQL_DIR
 ) -> list[str]:
     """Apply what is missing; return the filenames applied (empty when up to date).
 
@@ -154,16 +117,26 @@ def apply_migrations(
 
 
 def _apply_one(conn: psycopg.Connection[tuple[object, ...]], migration: Migration) -> None:
-    statements = split_statements(migration.sql)
+    # Without parameters psycopg sends the whole file as one simple-query batch, which Postgres
+    # runs statement by statement; the transaction makes the file all-or-nothing.
     with conn.transaction():
-        for number, statement in enumerate(statements, start=1):
-            try:
-                conn.execute(statement.encode())
-            except psycopg.Error as exc:
-                raise MigrationError(migration.filename, str(exc).strip(), number) from exc
+        try:
+            conn.execute(migration.sql.encode())
+        except psycopg.Error as exc:
+            raise MigrationError(
+                migration.filename, str(exc).strip(), _line_of(migration.sql, exc)
+            ) from exc
         conn.execute(
             "INSERT INTO connector.schema_migrations (version, filename, checksum) "
             "VALUES (%s, %s, %s)",
             (migration.version, migration.filename, migration.checksum),
         )
-    log.info("applied migration %s (%d statements)", migration.filename, len(statements))
+    log.info("applied migration %s", migration.filename)
+
+
+def _line_of(sql: str, exc: psycopg.Error) -> int | None:
+    """The 1-based line of the file where Postgres located the error, when it says."""
+    position = exc.diag.statement_position
+    if not position or not position.isdigit():
+        return None
+    return sql.count("\n", 0, int(position) - 1) + 1

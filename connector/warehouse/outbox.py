@@ -1,4 +1,4 @@
-"""The export outbox (DESIGN.md §2, invariants 1 and 4).
+"""The export outbox (docs/architecture.md §4, invariants 1 and 4).
 
 Rows are enqueued only inside the load transaction that commits their staging rows, so a mark
 can never be sent for something not committed. The marker reads open rows (pending, or failed

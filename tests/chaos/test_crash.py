@@ -1,7 +1,7 @@
 """Crash suite: the real ``connector sync traede`` process is SIGKILLed again and again, at
 seeded random moments and at chosen points (mid-fetch, mid-COPY, mid-transaction, after a
 commit, after the whole load and before marking, mid-marking), then one clean run; the
-invariants of DESIGN.md §2 must hold. The harness is ``bench/chaos.py`` (the long soak is
+invariants of docs/architecture.md §4 must hold. The harness is ``bench/chaos.py`` (the long soak is
 ``python -m bench chaos --kills 500``).
 """
 

@@ -1,5 +1,5 @@
 """The benchmark harness end to end at 1% of workload S: every peer runs and the result JSON is
-sane (documents loaded equal the workload, rows written). No timing is asserted (DESIGN.md §6).
+sane (documents loaded equal the workload, rows written). No timing is asserted (docs/architecture.md §7).
 """
 
 import json

@@ -4,7 +4,7 @@ import pytest
 from connector.errors import MigrationError
 from connector.tables.traede import ALL_TRAEDE
 from connector.warehouse import Warehouse
-from connector.warehouse.migrations import apply_migrations, discover, split_statements
+from connector.warehouse.migrations import apply_migrations, discover
 
 
 def test_migrate_twice_is_a_no_op(warehouse: Warehouse, db: psycopg.Connection) -> None:
@@ -42,7 +42,9 @@ def test_changed_applied_migration_is_an_error_naming_the_file(
     assert err.value.filename == first.filename
 
 
-def test_failing_statement_names_file_and_statement(warehouse: Warehouse, tmp_path) -> None:
+def test_failing_statement_names_file_and_line_and_applies_nothing_of_the_file(
+    warehouse: Warehouse, tmp_path
+) -> None:
     for m in discover():
         (tmp_path / m.filename).write_text(m.sql)
     (tmp_path / "0901_ok.sql").write_text("CREATE TABLE connector.t_ok (a int);")
@@ -52,7 +54,26 @@ def test_failing_statement_names_file_and_statement(warehouse: Warehouse, tmp_pa
     with warehouse.connect() as conn, pytest.raises(MigrationError) as err:
         apply_migrations(conn, tmp_path)
     assert err.value.filename == "0902_bad.sql"
-    assert err.value.statement == 2
+    assert err.value.line == 2
+    assert "0902_bad.sql (line 2)" in str(err.value)
+    with warehouse.connect() as conn:
+        tables = {
+            r[0]
+            for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'connector'")
+        }
+    assert "t_ok" in tables and "t_two" not in tables
+
+
+def test_no_migrations_found_is_an_error_not_a_silent_no_op(warehouse: Warehouse, tmp_path) -> None:
+    with warehouse.connect() as conn, pytest.raises(MigrationError) as err:
+        apply_migrations(conn, tmp_path)
+    assert "no migrations found" in str(err.value)
+
+
+def test_migrations_are_package_data_found_from_any_directory(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    names = [m.filename for m in discover()]
+    assert names and names == sorted(names) and names[0].startswith("0001_")
 
 
 def test_staging_tables_match_table_specs(db: psycopg.Connection) -> None:
@@ -72,8 +93,18 @@ def test_staging_tables_match_table_specs(db: psycopg.Connection) -> None:
         assert sorted(r[0] for r in pk) == sorted(spec.key)
 
 
-def test_split_statements_respects_quotes_and_dollar_bodies() -> None:
-    script = "SELECT ';'; -- a ; comment\nCREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n/* ; */ SELECT 2"
-    parts = split_statements(script)
-    assert len(parts) == 3
-    assert "CREATE FUNCTION" in parts[1] and "SELECT 1;" in parts[1]
+def test_a_file_runs_as_one_batch_with_quotes_comments_and_dollar_bodies(
+    warehouse: Warehouse, tmp_path
+) -> None:
+    for m in discover():
+        (tmp_path / m.filename).write_text(m.sql)
+    (tmp_path / "0903_tricky.sql").write_text(
+        "CREATE TABLE connector.t_semi (a text); -- a ; comment\n"
+        "INSERT INTO connector.t_semi VALUES (';'), ('it''s; fine');\n"
+        "CREATE FUNCTION connector.f_semi() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n"
+        "/* ; */ INSERT INTO connector.t_semi SELECT connector.f_semi()::text"
+    )
+    with warehouse.connect() as conn:
+        assert apply_migrations(conn, tmp_path) == ["0903_tricky.sql"]
+        rows = conn.execute("SELECT a FROM connector.t_semi ORDER BY a").fetchall()
+    assert [r[0] for r in rows] == ["1", ";", "it's; fine"]

@@ -12,7 +12,8 @@ from connector.errors import (
     PermanentSourceError,
     TransientSourceError,
 )
-from connector.sources.xero.client import MinutePacer, XeroClient
+from connector.sources.xero.client import XeroClient
+from connector.sources.xero.pacing import MinutePacer
 
 BASE = "https://xero.test/api.xro/2.0"
 TOKEN_URL = "https://xero.test/connect/token"

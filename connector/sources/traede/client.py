@@ -1,19 +1,17 @@
 """TraedeClient: the TRAEDE Export API over httpx. Yields raw records; knows nothing of Postgres.
 
-Paging follows DESIGN.md invariant 6: explicit ``page`` from 0 with ``limit`` 60 until an empty
-or short page, never a mark in between. Two server misbehaviours are handled instead of
-looped on: a server that ignores paging (a page repeats ids already seen: stop, warn) and a
-server that caps pages below ``limit`` (a short page followed by a non-empty one: continue
+Paging follows docs/architecture.md §4, invariant 6: explicit ``page`` from 0 with ``limit`` 60
+until an empty or short page, never a mark in between. Two server misbehaviours are handled
+instead of looped on: a server that ignores paging (a page repeats ids already seen: stop, warn)
+and a server that caps pages below ``limit`` (a short page followed by a non-empty one: continue
 with the observed cap as the limit). Ids ascend across pages (the export is ordered by id),
 which is what both checks rely on; that keeps the check O(1) in memory.
 """
 
-import itertools
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,8 +21,6 @@ import httpx
 from connector.config import TraedeSettings
 from connector.errors import (
     ContractError,
-    PermanentSourceError,
-    SourceError,
 )
 from connector.model import MarkOutcome
 from connector.sources.retry import (
@@ -33,8 +29,9 @@ from connector.sources.retry import (
     raise_for_status,
     transport_error,
 )
-from connector.sources.traede.endpoints import ENDPOINTS, MAX_MARK_ITEMS, Endpoint
+from connector.sources.traede.endpoints import ENDPOINTS, Endpoint
 from connector.sources.traede.filters import FilterGroup, encode_filter_groups, format_utc
+from connector.sources.traede.marking import send_marks
 from connector.sources.traede.paging import (
     PageStats,
     advances,
@@ -51,7 +48,6 @@ AUTH_HINT = (
     "Check TRAEDE_API_TOKEN (the API app's access token) and TRAEDE_APP_KEY (its app key); "
     "the token may have been revoked"
 )
-MARK_ITEM_ATTEMPTS = 3
 QueryPairs = list[tuple[str, str | int | float | bool | None]]
 
 
@@ -263,53 +259,11 @@ class TraedeClient:
                 not yet acknowledged stay pending in the outbox.
         """
         endpoint = ENDPOINTS[resource]
-        workers = concurrency or self.settings.mark_concurrency
-        attempts: dict[int, int] = {}
-        retry_queue: list[int] = []
-        source = iter(ids)
-
-        def next_chunk() -> list[int]:
-            chunk = retry_queue[:MAX_MARK_ITEMS]
-            del retry_queue[: len(chunk)]
-            chunk.extend(itertools.islice(source, MAX_MARK_ITEMS - len(chunk)))
-            return chunk
-
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="traede-mark") as pool:
-            in_flight: dict[Future[dict[int, str | None]], list[int]] = {}
-            while True:
-                while len(in_flight) < workers:
-                    chunk = next_chunk()
-                    if not chunk:
-                        break
-                    for doc_id in chunk:
-                        attempts[doc_id] = attempts.get(doc_id, 0) + 1
-                    in_flight[pool.submit(self._mark_call, endpoint, chunk, note)] = chunk
-                if not in_flight:
-                    return
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    chunk = in_flight.pop(future)
-                    try:
-                        results = future.result()
-                    except PermanentSourceError as exc:
-                        if exc.status in (401, 403):
-                            for other in in_flight:
-                                other.cancel()
-                            raise
-                        results = {doc_id: str(exc) for doc_id in chunk}
-                    except SourceError as exc:
-                        results = {doc_id: str(exc) for doc_id in chunk}
-                    for doc_id in chunk:
-                        error = results.get(doc_id, "no outcome for this id in the response")
-                        tries = attempts[doc_id]
-                        if error is None:
-                            yield MarkOutcome(doc_id, True, tries)
-                        elif error.startswith("retry:") and tries < MARK_ITEM_ATTEMPTS:
-                            retry_queue.append(doc_id)
-                        else:
-                            yield MarkOutcome(doc_id, False, tries, error.removeprefix("retry:"))
-                        if error is None or not error.startswith("retry:"):
-                            attempts.pop(doc_id, None)
+        return send_marks(
+            lambda chunk: self._mark_call(endpoint, chunk, note),
+            ids,
+            workers=concurrency or self.settings.mark_concurrency,
+        )
 
     def _mark_call(self, endpoint: Endpoint, ids: list[int], note: str) -> dict[int, str | None]:
         """One mark-as-exported call; returns id -> None (acked) or an error text.

@@ -1,4 +1,4 @@
-"""Wire shapes of TRAEDE's Export API (APIS.md §1.3, §1.8), shared by the client and emulator.
+"""Wire shapes of TRAEDE's Export API (docs/apis.md §1.3, §1.8), shared by the client and emulator.
 
 Documents are typed loosely on purpose: the client passes records through as parsed JSON and
 ``normalize/traede.py`` does the checking; these shapes document what is expected.

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Endpoint:
-    """How one resource is exported and acknowledged (APIS.md §1.3)."""
+    """How one resource is exported and acknowledged (docs/apis.md §1.3)."""
 
     resource: str
     path: str

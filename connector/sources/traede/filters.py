@@ -1,4 +1,4 @@
-"""A small typed builder for TRAEDE's ``filter_groups`` (Bruno syntax, APIS.md §1.4).
+"""A small typed builder for TRAEDE's ``filter_groups`` (Bruno syntax, docs/apis.md §1.4).
 
 Encodes to the PHP/Laravel bracket notation as a flat list of query pairs::
 

@@ -2,7 +2,7 @@
 
 The query string is built once per crawl in a fixed parameter order, signed, and sent verbatim
 (httpx keeps an already percent-encoded query as it is), so the server's HMAC over the query
-"as received" matches. The page number lives in the path and is not signed (APIS.md §3.1).
+"as received" matches. The page number lives in the path and is not signed (docs/apis.md §3.1).
 """
 
 import logging

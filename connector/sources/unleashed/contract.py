@@ -1,4 +1,4 @@
-"""Unleashed wire contract (APIS.md §3): page envelope, record shapes, query signing.
+"""Unleashed wire contract (docs/apis.md §3): page envelope, record shapes, query signing.
 
 Shared by the client and the emulator so both sign and encode the query string the same way.
 """
@@ -17,7 +17,7 @@ CREDIT_NOTES_PATH = "/CreditNotes"
 DEFAULT_PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
 # Real clients send a full UTC timestamp; whether the time part is honoured is a [GAP]
-# (APIS.md §3.2), hence the overlap on the cursor.
+# (docs/apis.md §3.2), hence the overlap on the cursor.
 MODIFIED_SINCE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 AUTH_HINT = (
     "Check UNLEASHED_API_ID and UNLEASHED_API_KEY (Integration > Unleashed API Access, "

@@ -1,6 +1,6 @@
 """XeroClient: Xero credit notes over httpx. Auth, paging, pacing and retries; no Postgres.
 
-Auth is the client_credentials grant (custom connections; APIS.md §2.1): the token is cached
+Auth is the client_credentials grant (custom connections; docs/apis.md §2.1): the token is cached
 until shortly before it expires and fetched again once on a 401. Pages are requested with
 ``order=UpdatedDateUTC ASC``, ``unitdp=4`` and ``If-Modified-Since`` (UTC, seconds) until a
 short or empty page. Calls are paced per tenant under the minute limit so steady state sees no
@@ -10,7 +10,6 @@ a 429 ``day`` ends the run at once with :class:`DailyLimitError` (waiting hours 
 
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from types import TracebackType
@@ -22,7 +21,6 @@ from connector.config import XeroSettings
 from connector.errors import (
     ContractError,
     DailyLimitError,
-    PermanentSourceError,
     RateLimitError,
 )
 from connector.jsontext import parse_json
@@ -45,23 +43,17 @@ from connector.sources.xero.contract import (
     UNIT_DP,
     format_if_modified_since,
 )
+from connector.sources.xero.pacing import DEFAULT_CALLS_PER_WINDOW, DEFAULT_WINDOW, MinutePacer
+from connector.sources.xero.token import CREDENTIALS_HINT, AccessToken
 
 log = logging.getLogger(__name__)
 
 SYSTEM = "xero"
 ENDPOINT = "credit_notes"
-CREDENTIALS_HINT = (
-    "Check XERO_CLIENT_ID and XERO_CLIENT_SECRET (the client credentials of your custom "
-    "connection or app); the connection may have been disconnected in Xero"
-)
 TENANT_HINT = (
     "Check XERO_TENANT_IDS: each tenant must be connected to this app (Xero's /connections "
     "lists them); leave it empty for a custom connection"
 )
-# Stay under Xero's 60 calls per rolling minute per tenant with some headroom for other
-# callers and clock skew (Airbyte's source-xero paces at 55/min for the same reason).
-DEFAULT_CALLS_PER_WINDOW = 55
-DEFAULT_WINDOW = 60.0
 
 
 class _Stop(Exception):
@@ -70,56 +62,6 @@ class _Stop(Exception):
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-class MinutePacer:
-    """Keeps one tenant under a rolling-window call limit before the server has to say 429.
-
-    A deliberately small class rather than a dependency (no rate-limit library is installed):
-    it remembers when its own calls were sent and waits until the oldest leaves the window
-    when either its budget is spent or the server's ``X-MinLimit-Remaining`` says 0.
-    """
-
-    def __init__(
-        self,
-        limit: int,
-        window: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.limit = max(1, limit)
-        self.window = window
-        self._clock = clock
-        self._sleep = sleep
-        self._sent: deque[float] = deque()
-        self._remaining: int | None = None
-        self.waited = 0.0
-        # The server counts a call when it arrives, we when we send it: keep a small margin so
-        # a call sent exactly one window after the oldest cannot land inside the old window.
-        self.margin = min(1.0, max(0.05, window * 0.02))
-
-    def acquire(self) -> None:
-        """Block until one more call fits in the window, then count it as sent."""
-        while True:
-            now = self._clock()
-            while self._sent and self._sent[0] <= now - self.window - self.margin:
-                self._sent.popleft()
-                self._remaining = None  # the server's count has moved on too
-            full = len(self._sent) >= self.limit
-            server_full = self._remaining is not None and self._remaining <= 0
-            if not self._sent or not (full or server_full):
-                break
-            delay = self._sent[0] + self.window + self.margin - now
-            self.waited += delay
-            log.debug("xero pacing: waiting %.2fs for a free slot", delay)
-            self._sleep(delay)
-        self._sent.append(self._clock())
-
-    def observe(self, remaining: str | None) -> None:
-        """Remember the server's ``X-MinLimit-Remaining`` from the latest response."""
-        if remaining is not None and remaining.strip().isdigit():
-            self._remaining = int(remaining)
 
 
 class XeroClient:
@@ -152,10 +94,8 @@ class XeroClient:
             headers={"User-Agent": "accounting-export-connector"},
         )
         self._pacers: dict[str, MinutePacer] = {}
-        self._token: str | None = None
-        self._token_expires = 0.0
+        self.token = AccessToken(settings, self._http, sleep=sleep, clock=clock)
         self.stats = RetryStats()
-        self.token_stats = RetryStats()
         self.throttled = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -178,8 +118,8 @@ class XeroClient:
     def counters(self) -> dict[str, int]:
         """Counters for run metadata: API calls (attempts), retries, 429/503 throttles."""
         return {
-            "api_calls": self.stats.calls + self.token_stats.calls,
-            "retries": self.stats.retries + self.token_stats.retries,
+            "api_calls": self.stats.calls + self.token.stats.calls,
+            "retries": self.stats.retries + self.token.stats.retries,
             "http_429": self.throttled,
         }
 
@@ -267,7 +207,7 @@ class XeroClient:
             response = self._send(url, params, headers)
             if response.status_code == 401:
                 # An expired or revoked token: fetch a new one once, then give up.
-                self._token = None
+                self.token.invalidate()
                 pacer.acquire()
                 response = self._send(url, params, headers)
             pacer.observe(response.headers.get(MINUTE_REMAINING))
@@ -286,7 +226,7 @@ class XeroClient:
             raise stop.error from None
 
     def _send(self, url: str, params: dict[str, str], headers: dict[str, str]) -> httpx.Response:
-        token = self._access_token()
+        token = self.token.get()
         try:
             return self._http.get(
                 url, params=params, headers={**headers, "Authorization": f"Bearer {token}"}
@@ -312,7 +252,7 @@ class XeroClient:
                     )
                 )
         if status == 503 and response.text.startswith(LEGACY_THROTTLE_BODY):
-            # Pre-OAuth2 throttling (APIS.md §2.5): a rate limit, retried like a 429 minute.
+            # Pre-OAuth2 throttling (docs/apis.md §2.5): a rate limit, retried like a 429 minute.
             self.throttled += 1
             raise RateLimitError(
                 SYSTEM,
@@ -325,61 +265,6 @@ class XeroClient:
             )
         hint = CREDENTIALS_HINT if status == 401 else TENANT_HINT if status == 403 else ""
         raise_for_status(response, system=SYSTEM, endpoint=ENDPOINT, auth_hint=hint)
-
-    def _access_token(self) -> str:
-        if self._token is not None and self._clock() < self._token_expires:
-            return self._token
-        token, lifetime = call_with_retries(
-            self._fetch_token,
-            http=self.settings.http,
-            stats=self.token_stats,
-            sleep=self._sleep,
-            what="xero token request",
-        )
-        # Renew a minute early (or halfway, for short-lived test tokens) so a token never
-        # expires between being checked and being used.
-        self._token = token
-        self._token_expires = self._clock() + lifetime - min(60.0, lifetime / 2)
-        return token
-
-    def _fetch_token(self) -> tuple[str, float]:
-        settings = self.settings
-        try:
-            response = self._http.post(
-                settings.token_url,
-                data={"grant_type": "client_credentials"},
-                auth=(settings.client_id, settings.client_secret.reveal()),
-                headers={"Accept": "application/json"},
-            )
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, system=SYSTEM, endpoint="token", method="POST") from exc
-        if response.status_code in (400, 401, 403):
-            raise PermanentSourceError(
-                SYSTEM,
-                "token",
-                f"{response.status_code} token request refused",
-                method="POST",
-                url=settings.token_url,
-                status=response.status_code,
-                body=response.text[:200],
-                hint=CREDENTIALS_HINT,
-            )
-        raise_for_status(response, system=SYSTEM, endpoint="token", auth_hint=CREDENTIALS_HINT)
-        try:
-            body = parse_json(response.content)
-            token, lifetime = body["access_token"], body["expires_in"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ContractError(
-                SYSTEM,
-                "token",
-                "token response is not JSON with access_token and expires_in",
-                method="POST",
-                url=settings.token_url,
-                status=response.status_code,
-            ) from exc
-        if not isinstance(token, str) or not isinstance(lifetime, int | float) or lifetime <= 0:
-            raise ContractError(SYSTEM, "token", "token response has an unusable token or expiry")
-        return token, float(lifetime)
 
 
 def _envelope(response: httpx.Response) -> dict[str, Any]:

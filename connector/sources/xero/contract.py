@@ -1,4 +1,4 @@
-"""Xero Credit Notes wire shapes (APIS.md §2), shared by the client and the emulator.
+"""Xero Credit Notes wire shapes (docs/apis.md §2), shared by the client and the emulator.
 
 The TypedDicts describe what ``GET /CreditNotes`` returns with ``Accept: application/json``;
 numbers arrive as ``Decimal`` (``parse_json``), dates as ``/Date(ms[±hhmm])/`` strings.
@@ -17,7 +17,7 @@ UNIT_DP = 4
 # Request headers.
 TENANT_HEADER = "xero-tenant-id"
 IF_MODIFIED_SINCE = "If-Modified-Since"
-# Rate-limit response headers (every response) and the 429 problem header (APIS.md §2.5).
+# Rate-limit response headers (every response) and the 429 problem header (docs/apis.md §2.5).
 DAY_REMAINING = "X-DayLimit-Remaining"
 MINUTE_REMAINING = "X-MinLimit-Remaining"
 APP_MINUTE_REMAINING = "X-AppMinLimit-Remaining"
@@ -67,7 +67,7 @@ class Tracking(TypedDict, total=False):
 
 
 class LineItem(TypedDict, total=False):
-    """A credit note line (APIS.md §2.8, LineItem)."""
+    """A credit note line (docs/apis.md §2.8, LineItem)."""
 
     LineItemID: str
     Description: str
@@ -108,7 +108,7 @@ class Payment(TypedDict, total=False):
 
 
 class CreditNote(TypedDict, total=False):
-    """A credit note as listed (APIS.md §2.8); unknown keys may appear and are kept in ``_raw``."""
+    """A credit note as listed (docs/apis.md §2.8); unknown keys are kept in ``_raw``."""
 
     CreditNoteID: str
     ID: str
@@ -156,7 +156,7 @@ class CreditNotesEnvelope(TypedDict, total=False):
 
 
 class ValidationErrorBody(TypedDict):
-    """400 body (APIS.md §2.6)."""
+    """400 body (docs/apis.md §2.6)."""
 
     ErrorNumber: int
     Type: str
