@@ -1,5 +1,6 @@
-"""Asset checks: primary key unique, rejects in the last run, lines sum to header, freshness,
-and the outbox drained after each mark step. The SQL lives in ``connector.warehouse.checks``.
+"""Asset checks, derived per stream of the library's registry: primary key unique, rejects in
+the last run, freshness, lines sum to header (streams with line totals), and the outbox drained
+after each mark step. The SQL lives in ``connector.warehouse.checks``.
 
 Severity is WARN unless a failure means the data or the source is wrong in a way someone must
 act on: a duplicated key (the upsert contract is broken) and an undrained outbox (documents
@@ -12,19 +13,11 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from connector.tables.registry import LineTotals, Stream, streams
 from connector.tables.spec import TableSpec
 from connector.warehouse import checks as sql_checks
-from dagster_defs.assets import (
-    TRAEDE_RESOURCES,
-    TRAEDE_TABLES,
-    UNLEASHED_KEY,
-    UNLEASHED_TABLES,
-    XERO_KEY,
-    XERO_TABLES,
-    traede_key,
-    traede_mark_key,
-    typed_failure,
-)
+from dagster_defs.failures import typed_failure
+from dagster_defs.keys import asset_key, mark_key
 from dagster_defs.resources import TraedeApiResource, WarehouseResource
 
 FRESHNESS = timedelta(hours=26)  # nightly at 02:00, plus slack for a slow or retried run
@@ -78,27 +71,26 @@ def rejects_in_last_run(key: dg.AssetKey, source: str, resource: str) -> dg.Asse
 
 
 def lines_sum_to_header(
-    key: dg.AssetKey,
-    header: TableSpec,
-    lines: TableSpec,
-    pairs: tuple[tuple[str, str], ...],
-    *,
-    where: str = "",
-    require_lines: bool = False,
+    key: dg.AssetKey, header: TableSpec, lines: TableSpec, totals: LineTotals
 ) -> dg.AssetChecksDefinition:
-    """Each header total equals the sum of its lines (``pairs`` of header, line columns)."""
-    rule = ", ".join(f"{h} = Σ {ln}" for h, ln in pairs)
+    """Each header total equals the sum of its lines (``totals.pairs`` of header, line columns)."""
+    rule = ", ".join(f"{h} = Σ {ln}" for h, ln in totals.pairs)
+    where = f" (where {totals.where})" if totals.where else ""
 
     @dg.asset_check(
         asset=key,
         name="lines_sum_to_header",
-        description=f"{header.name}: {rule} over {lines.name}"
-        + (f" (where {where})" if where else ""),
+        description=f"{header.name}: {rule} over {lines.name}{where}",
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with typed_failure(), warehouse.open() as wh, wh.connect() as conn:
             found = sql_checks.lines_mismatch(
-                conn, header, lines, pairs, where=where, require_lines=require_lines
+                conn,
+                header,
+                lines,
+                totals.pairs,
+                where=totals.where,
+                require_lines=totals.require_lines,
             )
         return dg.AssetCheckResult(
             passed=found.count == 0,
@@ -140,11 +132,14 @@ def freshness(key: dg.AssetKey, source: str, resource: str) -> dg.AssetChecksDef
     return _check
 
 
-def outbox_drained(resource: str) -> dg.AssetChecksDefinition:
-    """After the mark step nothing of ``resource`` is pending or failed in the outbox."""
+def outbox_drained(stream: Stream) -> dg.AssetChecksDefinition:
+    """After the mark step nothing of ``stream`` is pending or failed in the outbox."""
+    if stream.system != "traede":
+        raise ValueError(f"{stream.name}: only TRAEDE streams have an export outbox")
+    resource = stream.resource
 
     @dg.asset_check(
-        asset=traede_mark_key(resource),
+        asset=mark_key(stream),
         name="outbox_drained",
         description=f"No TRAEDE {resource} left pending or failed in connector.export_outbox "
         "for this system id (retry with `connector mark traede`).",
@@ -163,55 +158,21 @@ def outbox_drained(resource: str) -> dg.AssetChecksDefinition:
     return _check
 
 
-def traede_checks(resource: str) -> list[dg.AssetChecksDefinition]:
-    """The checks of one TRAEDE staging asset and its mark step."""
-    key = traede_key(resource)
-    header, lines = TRAEDE_TABLES[resource]
+def stream_checks(stream: Stream) -> list[dg.AssetChecksDefinition]:
+    """The checks of one stream's staging asset (and of its mark step, if it marks)."""
+    key = asset_key(stream)
     out = [
-        rejects_in_last_run(key, "traede", resource),
-        primary_key_unique(key, header),
-        freshness(key, "traede", resource),
-        outbox_drained(resource),
+        rejects_in_last_run(key, stream.system, stream.resource),
+        primary_key_unique(key, stream.header),
+        freshness(key, stream.system, stream.resource),
     ]
-    if lines is not None:  # accounting entries have no lines
-        pairs = (("net_price", "total_price"), ("total_quantity", "quantity"))
-        out.append(lines_sum_to_header(key, header, lines, pairs))
+    if stream.marks:
+        out.append(outbox_drained(stream))
+    if stream.totals is not None and stream.lines is not None:
+        out.append(lines_sum_to_header(key, stream.header, stream.lines, stream.totals))
     return out
-
-
-def xero_checks() -> list[dg.AssetChecksDefinition]:
-    """Checks of the Xero credit notes asset."""
-    header, lines = XERO_TABLES
-    return [
-        rejects_in_last_run(XERO_KEY, "xero", "credit_notes"),
-        primary_key_unique(XERO_KEY, header),
-        freshness(XERO_KEY, "xero", "credit_notes"),
-        # Only Exclusive amounts itemise the subtotal exactly; notes without line items (summary
-        # records) have nothing to compare.
-        lines_sum_to_header(
-            XERO_KEY,
-            header,
-            lines,
-            (("sub_total", "line_amount"),),
-            where="h.line_amount_types = 'Exclusive'",
-            require_lines=True,
-        ),
-    ]
-
-
-def unleashed_checks() -> list[dg.AssetChecksDefinition]:
-    """Checks of the Unleashed credit notes asset."""
-    header, _ = UNLEASHED_TABLES
-    return [
-        rejects_in_last_run(UNLEASHED_KEY, "unleashed", "credit_notes"),
-        primary_key_unique(UNLEASHED_KEY, header),
-        freshness(UNLEASHED_KEY, "unleashed", "credit_notes"),
-    ]
 
 
 def all_checks() -> list[dg.AssetChecksDefinition]:
     """Every asset check of the project."""
-    out: list[dg.AssetChecksDefinition] = []
-    for resource in TRAEDE_RESOURCES:
-        out += traede_checks(resource)
-    return [*out, *xero_checks(), *unleashed_checks()]
+    return [check for stream in streams() for check in stream_checks(stream)]

@@ -18,13 +18,7 @@ from dagster_defs.resources import (
     WarehouseResource,
     XeroApiResource,
 )
-from dagster_defs.schedules import (
-    build_nightly_sync,
-    nightly_sync_job,
-    traede_sync,
-    unleashed_sync,
-    xero_sync,
-)
+from dagster_defs.schedules import SYSTEM_JOBS, build_nightly_sync, nightly_sync_job
 
 SCHEDULE_TIMEZONE = dg.EnvVar("CONNECTOR_SCHEDULE_TIMEZONE").get_value() or "UTC"
 
@@ -46,7 +40,7 @@ def build_definitions(
     return dg.Definitions(
         assets=all_assets(),
         asset_checks=all_checks(),
-        jobs=[traede_sync, xero_sync, unleashed_sync, nightly_sync_job],
+        jobs=[*SYSTEM_JOBS.values(), nightly_sync_job],
         schedules=[build_nightly_sync(timezone)],
         resources={**default_resources(), **(resources or {})},
     )

@@ -1,4 +1,5 @@
-"""Jobs per system (traede_sync, xero_sync, unleashed_sync), the nightly job and its schedule.
+"""Jobs per system (traede_sync, xero_sync, unleashed_sync), the nightly job and its schedule,
+derived from the systems of the library's stream registry.
 
 Run tags let the run queue (deploy/dagster.yaml, ``tag_concurrency_limits``) keep two runs of the
 same source apart; the library's advisory lock per (source, system_id, resource) is the backstop.
@@ -7,68 +8,50 @@ same source apart; the library's advisory lock per (source, system_id, resource)
 from typing import Any
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from dagster_defs.assets import (
-    TRAEDE_RESOURCES,
-    UNLEASHED_KEY,
-    XERO_KEY,
-    TraedeLoadConfig,
-    TraedeMarkConfig,
-    traede_key,
-    traede_mark_key,
-)
+from connector.tables.registry import SYSTEMS, resources
+from dagster_defs.assets import CURSOR_SYNCS
+from dagster_defs.keys import words
+from dagster_defs.run_config import traede_run_config
 
 NIGHTLY_CRON = "0 2 * * *"
 
 
-def traede_run_config() -> dict[str, Any]:
-    """Default run config of a TRAEDE job: every load and mark step's options, shown (and
-    editable) in the Launchpad; a backfill sets ``not_exported_since`` on the load steps.
-    """
-    ops: dict[str, Any] = {}
-    for resource in TRAEDE_RESOURCES:
-        load = TraedeLoadConfig()
-        mark = TraedeMarkConfig()
-        ops[traede_key(resource).to_python_identifier()] = {
-            "config": {
-                "not_exported_since": load.not_exported_since,
-                "include_non_booked": load.include_non_booked,
-            }
-        }
-        ops[traede_mark_key(resource).to_python_identifier()] = {
-            "config": {"mark_concurrency": mark.mark_concurrency}
-        }
-    return {"ops": ops}
+def _tag(system: str) -> dict[str, str]:
+    return {f"connector/{system}": "true"}
 
 
-traede_sync = dg.define_asset_job(
-    "traede_sync",
-    selection=dg.AssetSelection.groups("traede"),
-    config=traede_run_config(),
-    tags={"connector/traede": "true"},
-    description="TRAEDE: load invoices, credit notes and accounting entries, then mark them "
-    "exported. A backfill is this job with not_exported_since set on the load steps.",
-)
+def _description(system: str) -> str:
+    names = resources(system)
+    if system == "traede":
+        return (
+            f"TRAEDE: load {words(names)}, then mark them exported. A backfill is this job "
+            "with not_exported_since set on the load steps."
+        )
+    syncs = [CURSOR_SYNCS[f"{system}/{name}"] for name in names]
+    return f"{syncs[0].label} {words(names)} {syncs[0].changed}."
 
-xero_sync = dg.define_asset_job(
-    "xero_sync",
-    selection=dg.AssetSelection.assets(XERO_KEY),
-    tags={"connector/xero": "true"},
-    description="Xero credit notes since each tenant's cursor.",
-)
 
-unleashed_sync = dg.define_asset_job(
-    "unleashed_sync",
-    selection=dg.AssetSelection.assets(UNLEASHED_KEY),
-    tags={"connector/unleashed": "true"},
-    description="Unleashed credit notes since the stored cursor.",
-)
+def system_job(system: str) -> UnresolvedAssetJobDefinition:
+    """``<system>_sync``: every asset of ``system`` (its group), mark steps included."""
+    config: dict[str, Any] | None = traede_run_config() if system == "traede" else None
+    return dg.define_asset_job(
+        f"{system}_sync",
+        selection=dg.AssetSelection.groups(system),
+        config=config,
+        tags=_tag(system),
+        description=_description(system),
+    )
+
+
+SYSTEM_JOBS: dict[str, UnresolvedAssetJobDefinition] = {s: system_job(s) for s in SYSTEMS}
 
 nightly_sync_job = dg.define_asset_job(
     "nightly_sync_job",
     selection=dg.AssetSelection.all(),
     config=traede_run_config(),
-    tags={"connector/traede": "true", "connector/xero": "true", "connector/unleashed": "true"},
+    tags={k: v for system in SYSTEMS for k, v in _tag(system).items()},
     description="Every source, their mark steps and analytics.credit_notes.",
 )
 

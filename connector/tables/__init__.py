@@ -1,5 +1,20 @@
-"""Staging table shapes, one module per source; :mod:`connector.tables.spec` defines the types."""
+"""Staging table shapes, one module per source, and the streams that fill them.
 
+:mod:`connector.tables.spec` defines the types; :mod:`connector.tables.registry` lists one
+:class:`Stream` per (source system, resource).
+"""
+
+from connector.tables.registry import STREAMS, SYSTEMS, LineTotals, Stream, stream, streams
 from connector.tables.spec import BOOKKEEPING, Column, TableSpec
 
-__all__ = ["BOOKKEEPING", "Column", "TableSpec"]
+__all__ = [
+    "BOOKKEEPING",
+    "STREAMS",
+    "SYSTEMS",
+    "Column",
+    "LineTotals",
+    "Stream",
+    "TableSpec",
+    "stream",
+    "streams",
+]

@@ -1,4 +1,4 @@
-"""The Dagster definitions: every name users rely on (DESIGN.md §5), the schedule, loading with
+"""The Dagster definitions: every name users rely on (README, "Environment"), the schedule, loading with
 no environment, and a run with missing variables failing with a message naming them.
 """
 
@@ -12,6 +12,8 @@ import dagster as dg
 import pytest
 
 from connector.errors import ConfigError
+from connector.sources.traede.endpoints import RESOURCES as TRAEDE_ENDPOINT_RESOURCES
+from connector.tables.registry import STREAMS, resources, stream, streams
 from dagster_defs.definitions import build_definitions, defs
 from dagster_defs.resources import TraedeApiResource, WarehouseResource, XeroApiResource
 
@@ -79,6 +81,31 @@ def test_definitions_name_every_asset_job_check_and_schedule() -> None:
     load_policy = graph.get(dg.AssetKey(["traede", "invoices"])).assets_def.op.retry_policy
     assert load_policy is not None and load_policy.max_retries <= 2
     assert marked.assets_def.op.retry_policy is None  # mark steps are never retried by Dagster
+
+
+def test_assets_and_checks_follow_the_stream_registry() -> None:
+    """Every registry stream has its asset (and mark step), its table schema and its checks."""
+    assert resources("traede") == TRAEDE_ENDPOINT_RESOURCES  # registry and client agree
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    keys = {"analytics/credit_notes"}
+    for s in STREAMS:
+        keys.add(s.name)
+        if s.marks:
+            keys.add(f"{s.name}_marked")
+            assert (f"{s.name}_marked", "outbox_drained") in checks
+        has_totals = (s.name, "lines_sum_to_header") in checks
+        assert has_totals == (s.totals is not None)
+        node = graph.get(dg.AssetKey([s.system, s.resource]))
+        assert s.header.name in (node.description or "")
+    assert keys == ASSETS
+    assert stream("xero", "credit_notes").lines is not None
+    assert stream("traede", "accounting_entries").lines is None
+    with pytest.raises(KeyError, match="known: invoices, credit_notes, accounting_entries"):
+        stream("traede", "orders")
+    with pytest.raises(KeyError, match="unknown system 'shopify'"):
+        streams("shopify")
 
 
 def test_nightly_sync_schedule_runs_every_source_at_two() -> None:
