@@ -1,4 +1,4 @@
-"""Thin Dagster wiring over the connector library (DESIGN.md §4): ``definitions.defs``."""
+"""Thin Dagster wiring over the connector library (docs/architecture.md §1)."""
 
 from dagster_defs.definitions import defs
 

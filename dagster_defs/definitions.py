@@ -1,7 +1,7 @@
 """The single ``Definitions`` object that workspace.yaml loads.
 
-Nothing here reads a secret: resources fall back to the DESIGN.md §5 variables when a step
-runs. The schedule's timezone is not secret and is read once here from
+Nothing here reads a secret: resources fall back to the README's environment variables when a
+step runs. The schedule's timezone is not secret and is read once here from
 ``CONNECTOR_SCHEDULE_TIMEZONE`` (default UTC).
 """
 

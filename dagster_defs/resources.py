@@ -1,7 +1,7 @@
 """Dagster resources: plain fields that build the library's settings objects at run time.
 
-Every field is optional. A field left unset falls back to the environment variable of
-DESIGN.md §5, read through ``dg.EnvVar(NAME).get_value()`` when a step starts (never at import,
+Every field is optional. A field left unset falls back to the environment variable of README
+(Environment), read through ``dg.EnvVar(NAME).get_value()`` when a step starts (never at import,
 so the UI loads without any secret and shows none). Validation is the library's own
 (``connector.config``): a missing variable raises :class:`connector.errors.ConfigError` naming
 every missing variable, which fails the step with that message.
