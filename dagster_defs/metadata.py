@@ -1,19 +1,19 @@
 """Materialization metadata: table schemas, row counts, previews and run counters.
 
-Row counts and previews come from ``connector.warehouse.checks``; nothing here writes SQL.
+Row counts come from ``connector.warehouse.checks``, previews from ``connector.warehouse.frames``
+(pandas over the SQLAlchemy engine); nothing here writes SQL.
 """
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 
 from connector.flows.results import SyncResult
-from connector.tables.spec import BOOKKEEPING, TableSpec
+from connector.tables.spec import TableSpec
 from connector.warehouse import Warehouse, checks
+from connector.warehouse.frames import frame_markdown, preview_frame
 
 PREVIEW_ROWS = 5
-CELL_CHARS = 40
 LOAD_COUNTERS = (
     "fetched",
     "inserted",
@@ -34,33 +34,16 @@ def table_schema(spec: TableSpec) -> dg.TableSchema:
     )
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    text = text.replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
-
-
-def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """A small markdown table of ``rows`` (cells cut to 40 characters)."""
-    if not rows:
-        return "_no rows_"
-    columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_cell(row[c]) for c in columns) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def table_metadata(warehouse: Warehouse, spec: TableSpec) -> dict[str, Any]:
     """Row count, column schema and a preview of a staging table after a load."""
     with warehouse.connect() as conn:
         rows = checks.row_count(conn, spec)
-        sample = checks.preview(conn, spec, PREVIEW_ROWS)
-    shown = [{k: v for k, v in row.items() if k not in BOOKKEEPING} for row in sample]
+    sample = preview_frame(warehouse.engine, spec, PREVIEW_ROWS)
     return {
         "table": spec.name,
         "dagster/row_count": dg.MetadataValue.int(rows),
         "dagster/column_schema": dg.MetadataValue.table_schema(table_schema(spec)),
-        "preview": dg.MetadataValue.md(markdown_table(shown)),
+        "preview": dg.MetadataValue.md(frame_markdown(sample)),
     }
 
 

@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 
 from connector.errors import WarehouseError
-from connector.tables.spec import BOOKKEEPING, TableSpec
+from connector.tables.spec import TableSpec
 
 ANALYTICS_CREDIT_NOTES = "analytics.credit_notes"
 
@@ -50,19 +50,6 @@ def _one(
 def row_count(conn: psycopg.Connection[Any], spec: TableSpec) -> int:
     """Rows in a staging table."""
     return int(_one(conn, sql.SQL("SELECT count(*) FROM {}").format(_table(spec))) or 0)
-
-
-def preview(conn: psycopg.Connection[Any], spec: TableSpec, limit: int = 5) -> list[dict[str, Any]]:
-    """The first ``limit`` rows by key, without the bookkeeping columns (``_raw`` is large)."""
-    columns = [c for c in spec.column_names if c not in BOOKKEEPING]
-    query = sql.SQL("SELECT {cols} FROM {table} ORDER BY {key} LIMIT %s").format(
-        cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
-        table=_table(spec),
-        key=sql.SQL(", ").join(map(sql.Identifier, spec.key)),
-    )
-    rows = conn.execute(query, (limit,)).fetchall()
-    conn.commit()
-    return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
 def duplicate_keys(conn: psycopg.Connection[Any], spec: TableSpec) -> int:
