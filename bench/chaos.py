@@ -445,7 +445,7 @@ class Soak:
     # --- checks ------------------------------------------------------------------------------
 
     def verify(self) -> None:
-        """Invariants of docs/architecture.md §4 after the clean run; results in ``report.checks``."""
+        """Invariants of docs/architecture.md §4 after the clean run (in ``report.checks``)."""
         rep, state = self.report, self.state
         assert self._monitor is not None
         db = self._monitor
