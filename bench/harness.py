@@ -144,7 +144,7 @@ def serve_emulator(argv: list[str]) -> None:
 
     from connector.emulator.server import serve_forever
     from connector.emulator.traede import TraedeEmulator
-    from connector.emulator.traede_data import generate
+    from connector.emulator.traede_dataset import generate
     from connector.emulator.traede_state import TraedeState
 
     p = argparse.ArgumentParser(prog="python -m bench _emulator")

@@ -62,6 +62,11 @@ def epoch_of(moment: datetime) -> float:
     return moment.timestamp()
 
 
+def format_datetime(moment: datetime) -> str:
+    """Format an aware datetime as TRAEDE's ``YYYY-MM-DD HH:MM:SS`` in UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def parse_bool(value: Any, name: str) -> bool:
     """Parse a PHP-style boolean query value (``true``/``false``/``1``/``0``)."""
     if isinstance(value, str):

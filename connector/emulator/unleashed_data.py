@@ -10,8 +10,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import orjson
-
 from connector.sources.unleashed.contract import to_ms_date
 
 # The JSON example of ``GET /CreditNotes`` on https://apidocs.unleashedsoftware.com/CreditNotes,
@@ -69,17 +67,6 @@ _PRODUCTS = (
 )
 _REASONS = ("Faulty", "Damaged in transit", "Wrong item", "Credit")
 _USERS = ("franck@unleashedsoftware.com", "aroha@example.co.nz", "jürgen@example.de")
-
-
-def dumps(value: Any) -> bytes:
-    """JSON bytes with ``Decimal`` written as exact JSON numbers."""
-    return orjson.dumps(value, default=_fragment)
-
-
-def _fragment(obj: Any) -> Any:
-    if isinstance(obj, Decimal):
-        return orjson.Fragment(str(obj))
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
 def _guid(rng: random.Random) -> str:

@@ -11,10 +11,7 @@ So the connector's base URL is ``<server>/api.xro/2.0`` and its token URL
 
 import asyncio
 import base64
-import re
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -23,19 +20,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connector.emulator.xero_state import Limits, XeroState, dumps
+from connector.emulator.json_bytes import dumps
+from connector.emulator.xero_pages import BadRequest, build_page
+from connector.emulator.xero_state import Limits, XeroState
 from connector.jsontext import parse_json
-from connector.sources.xero.contract import (
-    DEFAULT_PAGE_SIZE,
-    LEGACY_THROTTLE_BODY,
-    MAX_PAGE_SIZE,
-    TENANT_HEADER,
-)
+from connector.sources.xero.contract import LEGACY_THROTTLE_BODY, TENANT_HEADER
 
 API_PREFIX = "/api.xro/2.0"
 TOKEN_PATH = "/connect/token"
-_ORDERS = {"UpdatedDateUTC ASC", "UpdatedDateUTC DESC", "CreditNoteNumber ASC"}
-_CLAUSE = re.compile(r'^\s*(Status|Type)\s*==\s*"([^"]*)"\s*$')
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -55,81 +47,6 @@ def _validation(message: str, headers: dict[str, str] | None = None) -> Response
         "Elements": [{"ValidationErrors": [{"Message": message}]}],
     }
     return _json(body, 400, headers)
-
-
-class _BadRequest(Exception):
-    pass
-
-
-def _parse_since(value: str) -> int:
-    """``If-Modified-Since`` as epoch millis, truncated to the second."""
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise _BadRequest(f"If-Modified-Since {value!r} is not YYYY-MM-DDTHH:MM:SS") from None
-    aware = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    return int(aware.timestamp()) * 1000
-
-
-def _parse_where(value: str) -> list[tuple[str, str]]:
-    clauses = []
-    for part in value.split("&&"):
-        match = _CLAUSE.match(part)
-        if not match:
-            raise _BadRequest(f"unsupported where clause {part.strip()!r}")
-        clauses.append((match.group(1), match.group(2)))
-    return clauses
-
-
-def _int_param(request: Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _BadRequest(f"{name} must be a whole number") from None
-    if not lo <= value <= hi:
-        raise _BadRequest(f"{name} must be between {lo} and {hi}")
-    return value
-
-
-def _build_page(state: XeroState, tenant: str, request: Request) -> Response:
-    page = _int_param(request, "page", None, 1, 10**9)
-    size = _int_param(request, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
-    unitdp = _int_param(request, "unitdp", 2, 0, 4)
-    assert size is not None and unitdp is not None
-    order = " ".join(request.query_params.get("order", "UpdatedDateUTC ASC").split())
-    if order not in _ORDERS:
-        raise _BadRequest(f"unsupported order {order!r}")
-    where = _parse_where(request.query_params["where"]) if "where" in request.query_params else []
-    since_header = request.headers.get("if-modified-since")
-    since = _parse_since(since_header) if since_header else None
-    if page is not None and state.on_page is not None:
-        state.on_page(tenant, page)  # tests edit records between page requests
-    notes = [
-        n
-        for n in state.ordered(tenant, order)
-        if (since is None or n.updated_ms >= since)
-        and all(str(n.doc.get(f)) == v for f, v in where)
-    ]
-    envelope: dict[str, Any] = {
-        "Id": str(uuid.uuid4()),
-        "Status": "OK",
-        "ProviderName": "connector-emulator",
-        "DateTimeUTC": f"/Date({int(state.clock() * 1000)})/",
-    }
-    if page is not None:
-        envelope["pagination"] = {
-            "page": page,
-            "pageSize": size,
-            "pageCount": (len(notes) + size - 1) // size,
-            "itemCount": len(notes),
-        }
-        notes = notes[(page - 1) * size : page * size]
-    body = dumps(envelope)[:-1] + b',"CreditNotes":['
-    body += b",".join(n.render(unitdp) for n in notes) + b"]}"
-    return Response(body, 200, media_type="application/json")
 
 
 def _client_credentials(request: Request, form: dict[str, list[str]]) -> tuple[str, str]:
@@ -200,8 +117,8 @@ def _routes(state: XeroState) -> list[Route]:
             if state.response_delay:
                 await asyncio.sleep(state.response_delay)
             try:
-                response = _build_page(state, tenant, request)
-            except _BadRequest as exc:
+                response = build_page(state, tenant, request)
+            except BadRequest as exc:
                 response = _validation(str(exc))
             response.headers.update(state.limit_headers(tenant))
             return response

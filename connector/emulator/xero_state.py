@@ -14,77 +14,15 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import orjson
-
+from connector.emulator.json_bytes import dumps
 from connector.emulator.xero_data import SEED_EXAMPLES, generate, ms_date
+from connector.emulator.xero_notes import StoredNote
 from connector.jsontext import parse_json
 
 FAULT_KINDS = ("429-minute", "429-day", "429-concurrent", "503", "500")
 PageHook = Callable[[str, int], None]
-
-
-def _fragment(obj: Any) -> Any:
-    if isinstance(obj, Decimal):
-        return orjson.Fragment(str(obj))
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
-
-
-def dumps(value: Any) -> bytes:
-    """JSON bytes with Decimals written exactly as they are (``30.0`` stays ``30.0``)."""
-    return orjson.dumps(value, default=_fragment)
-
-
-def updated_ms(record: dict[str, Any]) -> int:
-    """The millis of a record's ``UpdatedDateUTC`` (the offset is display only)."""
-    text = str(record.get("UpdatedDateUTC", "/Date(0)/"))
-    digits = text[len("/Date(") :].split(")")[0]
-    for sign in ("+", "-"):
-        if sign in digits[1:]:
-            digits = digits[0] + digits[1:].split(sign)[0]
-    return int(digits)
-
-
-@dataclass
-class StoredNote:
-    """One credit note: the parsed record and the exact JSON text served for it."""
-
-    doc: dict[str, Any]
-    text: bytes
-
-    @property
-    def credit_note_id(self) -> str:
-        """The record's CreditNoteID."""
-        return str(self.doc["CreditNoteID"])
-
-    @property
-    def updated_ms(self) -> int:
-        """UpdatedDateUTC as epoch millis."""
-        return updated_ms(self.doc)
-
-    def render(self, unitdp: int) -> bytes:
-        """The record's JSON, with ``UnitAmount`` rounded to ``unitdp`` places when needed."""
-        quantum = Decimal(1).scaleb(-unitdp)
-        lines = self.doc.get("LineItems") or []
-        needs = [
-            ln
-            for ln in lines
-            if isinstance(ln, dict)
-            and isinstance(ln.get("UnitAmount"), Decimal)
-            and ln["UnitAmount"] != ln["UnitAmount"].quantize(quantum, rounding=ROUND_HALF_UP)
-        ]
-        if not needs:
-            return self.text
-        doc = dict(self.doc)
-        doc["LineItems"] = [
-            {**ln, "UnitAmount": ln["UnitAmount"].quantize(quantum, rounding=ROUND_HALF_UP)}
-            if isinstance(ln, dict) and isinstance(ln.get("UnitAmount"), Decimal)
-            else ln
-            for ln in lines
-        ]
-        return dumps(doc)
 
 
 @dataclass

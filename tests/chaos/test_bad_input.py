@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.config import Secret, TraedeSettings
-from connector.emulator.traede_state import dumps
+from connector.emulator.json_bytes import dumps
 from connector.errors import ContractError
 from connector.flows.results import EXIT_OK, EXIT_REJECTS
 from connector.flows.traede import SyncOptions, run_traede

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from connector.config import Secret, TraedeSettings, WarehouseSettings
+from connector.emulator.json_bytes import dumps
 from connector.emulator.server import EmulatorServer
 from connector.emulator.traede import create_traede_app
-from connector.emulator.traede_state import dumps
 from connector.errors import ConnectorError, SourceError
 from connector.flows.results import EXIT_OK
 from connector.flows.traede import SyncOptions, run_traede

@@ -5,8 +5,9 @@ import httpx
 import pytest
 
 from connector.emulator.server import EmulatorServer
-from connector.emulator.unleashed import UnleashedState, create_unleashed_app
+from connector.emulator.unleashed import create_unleashed_app
 from connector.emulator.unleashed_data import VENDOR_EXAMPLE_RECORD
+from connector.emulator.unleashed_state import UnleashedState
 from connector.jsontext import parse_json
 from connector.normalize.common import ms_date_to_utc
 from connector.sources.unleashed.contract import sign

@@ -9,7 +9,8 @@ from sqlalchemy.engine import make_url
 
 from connector.config import HttpSettings, Secret, UnleashedSettings, WarehouseSettings
 from connector.emulator.server import EmulatorServer
-from connector.emulator.unleashed import UnleashedState, create_unleashed_app
+from connector.emulator.unleashed import create_unleashed_app
+from connector.emulator.unleashed_state import UnleashedState
 from connector.errors import PermanentSourceError
 from connector.flows.unleashed import sync_unleashed
 from connector.normalize.common import ms_date_to_utc

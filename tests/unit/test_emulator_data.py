@@ -5,9 +5,10 @@ from decimal import Decimal
 import pytest
 
 from connector.emulator.brackets import parse_brackets
-from connector.emulator.traede_data import generate, generate_document
+from connector.emulator.json_bytes import dumps
+from connector.emulator.traede_data import generate_document
+from connector.emulator.traede_dataset import generate
 from connector.emulator.traede_query import QueryError, parse_export_query
-from connector.emulator.traede_state import dumps
 
 INVOICE_KEYS = [
     "id", "invoice_number", "status", "order_type", "customer_id", "order_id", "notes",
