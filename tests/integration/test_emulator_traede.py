@@ -11,7 +11,10 @@ import httpx
 import orjson
 import pytest
 
-from connector.emulator import EmulatorServer, FaultPlan, TraedeState, create_traede_app
+from connector.emulator.faults import FaultPlan
+from connector.emulator.server import EmulatorServer
+from connector.emulator.traede import create_traede_app
+from connector.emulator.traede_state import TraedeState
 
 AUTH = {"Authorization": "Bearer test-token", "X-Traede-App-Key": "test-app-key"}
 INVOICES = "/v10/invoices/export"
