@@ -202,7 +202,7 @@ def status(limit: int) -> None:
 @main.command()
 def check() -> None:
     """Validate settings, reach the database and each configured source once."""
-    from connector.flows.checkup import run_checks
+    from connector.checkup import run_checks
 
     ok = run_checks()
     sys.exit(0 if ok else 2)

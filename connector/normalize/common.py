@@ -42,6 +42,12 @@ class FieldError(ValueError):
 # --- coercions -------------------------------------------------------------------------------
 
 
+def _refuse_null(name: str, nullable: bool) -> None:
+    """JSON null is allowed where the column is nullable; elsewhere the field is required."""
+    if not nullable:
+        raise FieldError(name, None, "is required")
+
+
 def _finite(value: Decimal, name: str) -> Decimal:
     if not value.is_finite():
         raise FieldError(name, value, "is not a finite number")
@@ -51,9 +57,8 @@ def _finite(value: Decimal, name: str) -> Decimal:
 def to_decimal(value: Any, name: str, *, nullable: bool = True) -> Decimal | None:
     """A JSON number as an exact ``Decimal`` (ints widen; bools, strings and NaN are refused)."""
     if value is None:
-        if nullable:
-            return None
-        raise FieldError(name, value, "is required")
+        _refuse_null(name, nullable)
+        return None
     if type(value) is Decimal:
         return _finite(value, name)
     if type(value) is int:
@@ -72,9 +77,8 @@ def to_int(
 ) -> int | None:
     """A JSON integer within ``lo..hi`` (an integral decimal such as ``3.0`` is accepted)."""
     if value is None:
-        if nullable:
-            return None
-        raise FieldError(name, value, "is required")
+        _refuse_null(name, nullable)
+        return None
     if type(value) is int:
         result = value
     elif type(value) is Decimal and value.is_finite() and value == value.to_integral_value():
@@ -92,9 +96,8 @@ def to_int(
 def to_text(value: Any, name: str, *, nullable: bool = True) -> str | None:
     """A JSON string; NUL characters are refused (Postgres text cannot hold them)."""
     if value is None:
-        if nullable:
-            return None
-        raise FieldError(name, value, "is required")
+        _refuse_null(name, nullable)
+        return None
     if type(value) is not str:
         raise FieldError(name, value, f"expected a string, got {_kind(value)}")
     if "\x00" in value:
@@ -105,9 +108,8 @@ def to_text(value: Any, name: str, *, nullable: bool = True) -> str | None:
 def to_bool(value: Any, name: str, *, nullable: bool = True) -> bool | None:
     """A JSON boolean."""
     if value is None:
-        if nullable:
-            return None
-        raise FieldError(name, value, "is required")
+        _refuse_null(name, nullable)
+        return None
     if type(value) is not bool:
         raise FieldError(name, value, f"expected true or false, got {_kind(value)}")
     return value
@@ -123,9 +125,8 @@ def to_utc(value: Any, name: str, *, nullable: bool = True) -> datetime | None:
     with ``T``, fractions, ``Z`` or an offset is converted to UTC.
     """
     if value is None:
-        if nullable:
-            return None
-        raise FieldError(name, value, "is required")
+        _refuse_null(name, nullable)
+        return None
     if type(value) is not str:
         raise FieldError(name, value, f"expected a timestamp string, got {_kind(value)}")
     cached = _TS_CACHE.get(value)
@@ -151,9 +152,8 @@ def ms_date_to_utc(value: Any, name: str, *, nullable: bool = True) -> datetime 
     displayed, so it is ignored (adding it would shift the instant, as tap-xero does).
     """
     if value is None:
-        if nullable:
-            return None
-        raise FieldError(name, value, "is required")
+        _refuse_null(name, nullable)
+        return None
     if type(value) is not str:
         raise FieldError(name, value, f"expected a /Date(ms)/ string, got {_kind(value)}")
     match = _MS_DATE.match(value)
@@ -201,6 +201,16 @@ def _kind(value: Any) -> str:
     if isinstance(value, NonFinite):
         return f"the non-finite number {value.token}"
     return type(value).__name__
+
+
+def line_list(record: Mapping[str, Any], field: str) -> list[Any]:
+    """The record's array of lines (absent or null: none); anything but a list is refused."""
+    lines = record.get(field)
+    if lines is None:
+        return []
+    if not isinstance(lines, list):
+        raise FieldError(field, lines, "expected a list")
+    return lines
 
 
 def record_id_text(record: Any, key: str) -> str | None:

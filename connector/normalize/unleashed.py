@@ -15,6 +15,7 @@ from connector.normalize.common import (
     INT_MIN,
     FieldError,
     collect_batch,
+    line_list,
     ms_date_to_utc,
     to_bool,
     to_decimal,
@@ -110,11 +111,7 @@ def _rows(
         value = objects[src]
         row[column] = None if value is None else to_json_text(value, src)
     header = tuple(row[c] for c in UNLEASHED_CREDIT_NOTES.column_names)
-    raw_lines = record.get("CreditLines")
-    if raw_lines is None:
-        raw_lines = []
-    if not isinstance(raw_lines, list):
-        raise FieldError("CreditLines", raw_lines, "expected a list")
+    raw_lines = line_list(record, "CreditLines")
     line_rows = [
         _line(number, position, line, loaded_at, run_id)
         for position, line in enumerate(raw_lines, start=1)

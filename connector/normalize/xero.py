@@ -16,6 +16,7 @@ from connector.normalize.common import (
     FieldError,
     check_duplicates,
     collect_batch,
+    line_list,
     ms_date_to_date,
     ms_date_to_utc,
     to_bool,
@@ -126,11 +127,7 @@ def _rows(
         loaded_at,
         run_id,
     )
-    items = r.get("LineItems")
-    if items is None:
-        items = []
-    if not isinstance(items, list):
-        raise FieldError("LineItems", items, "expected a list")
+    items = line_list(r, "LineItems")
     lines = [
         _line(credit_note_id, number, item, loaded_at, run_id)
         for number, item in enumerate(items, start=1)

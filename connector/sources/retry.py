@@ -130,14 +130,7 @@ def raise_for_status(
     status = response.status_code
     if status < 400:
         return
-    request = response.request
-    common: dict[str, Any] = {
-        "method": request.method,
-        "url": str(request.url),
-        "status": status,
-        "request_id": response.headers.get("x-request-id") or response.headers.get("request-id"),
-        "body": _body_excerpt(response),
-    }
+    common = response_facts(response)
     if status == 429:
         raise RateLimitError(
             system,
@@ -159,11 +152,23 @@ def raise_for_status(
     raise PermanentSourceError(system, endpoint, f"{status} client error", hint=hint, **common)
 
 
-def _body_excerpt(response: httpx.Response) -> str:
+def response_facts(response: httpx.Response) -> dict[str, Any]:
+    """What a :class:`SourceError` says of ``response``: method, URL, status, id, body excerpt.
+
+    Every error built from a response takes these, so each names its request the same way.
+    """
+    request = response.request
     try:
-        return response.text[:500]
+        body = response.text[:500]
     except (httpx.ResponseNotRead, UnicodeDecodeError):
-        return ""
+        body = ""
+    return {
+        "method": request.method,
+        "url": str(request.url),
+        "status": response.status_code,
+        "request_id": response.headers.get("x-request-id") or response.headers.get("request-id"),
+        "body": body,
+    }
 
 
 def transport_error(

@@ -22,6 +22,7 @@ RANKS: dict[str, int] = {
     "connector.flows": 2,
     "connector.emulator": 3,
     "connector.console": 3,
+    "connector.checkup": 3,
     "connector.demo": 4,
     "connector.cli": 5,
     "connector.__main__": 6,

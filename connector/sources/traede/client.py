@@ -23,6 +23,7 @@ from connector.errors import (
     ContractError,
 )
 from connector.model import MarkOutcome
+from connector.sources.http import PooledClient, build_http_client
 from connector.sources.retry import (
     RetryStats,
     call_with_retries,
@@ -60,7 +61,7 @@ class ExportOptions:
     filter_groups: tuple[FilterGroup, ...] = ()
 
 
-class TraedeClient:
+class TraedeClient(PooledClient):
     """Client for ``/v10/<resource>/export`` and ``/mark-as-exported``."""
 
     def __init__(
@@ -74,31 +75,12 @@ class TraedeClient:
         self.stats = RetryStats()
         self._sleep = sleep
         self._lock = threading.Lock()
-        limits = httpx.Limits(
-            max_connections=max(8, settings.mark_concurrency * 2),
-            max_keepalive_connections=max(8, settings.mark_concurrency * 2),
-        )
-        self._http = httpx.Client(
+        self._http = build_http_client(
+            settings.http,
             base_url=settings.base_url,
-            timeout=httpx.Timeout(settings.http.timeout, connect=min(10.0, settings.http.timeout)),
-            limits=limits,
-            verify=settings.http.verify_tls,
             transport=transport,
-            headers={
-                "Accept": "application/json",
-                "User-Agent": "accounting-export-connector/0.1",
-            },
+            max_connections=max(8, settings.mark_concurrency * 2),
         )
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> "TraedeClient":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- requests ------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -17,10 +16,12 @@ import httpx
 from connector.config import UnleashedSettings
 from connector.errors import ContractError
 from connector.jsontext import parse_json
+from connector.sources.http import PooledClient, build_http_client
 from connector.sources.retry import (
     RetryStats,
     call_with_retries,
     raise_for_status,
+    response_facts,
     transport_error,
 )
 from connector.sources.unleashed.contract import (
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 _PAGINATION_KEYS = ("NumberOfItems", "PageSize", "PageNumber", "NumberOfPages")
 
 
-class UnleashedClient:
+class UnleashedClient(PooledClient):
     """Reads credit notes from the Unleashed API; knows nothing of Postgres.
 
     Args:
@@ -63,12 +64,11 @@ class UnleashedClient:
         self.page_size = page_size
         self.stats = RetryStats()
         self._sleep = sleep
-        self._http = httpx.Client(
+        self._http = build_http_client(
+            settings.http,
             base_url=settings.base_url,
-            timeout=httpx.Timeout(settings.http.timeout),
-            verify=settings.http.verify_tls,
             transport=transport,
-            limits=httpx.Limits(max_keepalive_connections=2, keepalive_expiry=30.0),
+            max_connections=2,
             headers={
                 "Accept": "application/json",
                 "Content-Type": "application/json",
@@ -76,21 +76,6 @@ class UnleashedClient:
                 "client-type": settings.client_type,
             },
         )
-
-    def __enter__(self) -> "UnleashedClient":
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
 
     def credit_notes_query(self, since: datetime | None) -> str:
         """The query string of a crawl: ``modifiedSince`` (UTC, when given), then ``pageSize``."""
@@ -166,14 +151,7 @@ def _envelope(response: httpx.Response, page: int) -> dict[str, Any]:
     """Parse and check one page reply; anything off is a :class:`ContractError`."""
 
     def broken(problem: str) -> ContractError:
-        return ContractError(
-            SYSTEM,
-            ENDPOINT,
-            problem,
-            url=str(response.request.url),
-            status=response.status_code,
-            body=response.text[:500],
-        )
+        return ContractError(SYSTEM, ENDPOINT, problem, **response_facts(response))
 
     try:
         body = parse_json(response.content)

@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -24,11 +23,13 @@ from connector.errors import (
     RateLimitError,
 )
 from connector.jsontext import parse_json
+from connector.sources.http import PooledClient, build_http_client
 from connector.sources.retry import (
     RetryStats,
     call_with_retries,
     parse_retry_after,
     raise_for_status,
+    response_facts,
     transport_error,
 )
 from connector.sources.xero.contract import (
@@ -64,7 +65,7 @@ class _Stop(Exception):
         self.error = error
 
 
-class XeroClient:
+class XeroClient(PooledClient):
     """Client for ``GET /CreditNotes`` of one app over any number of tenants."""
 
     def __init__(
@@ -86,34 +87,11 @@ class XeroClient:
         self._clock = clock
         self._calls_per_window = calls_per_window
         self._window = window
-        self._http = httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(settings.http.timeout, connect=min(10.0, settings.http.timeout)),
-            verify=settings.http.verify_tls,
-            limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
-            headers={"User-Agent": "accounting-export-connector"},
-        )
+        self._http = build_http_client(settings.http, transport=transport, max_connections=4)
         self._pacers: dict[str, MinutePacer] = {}
         self.token = AccessToken(settings, self._http, sleep=sleep, clock=clock)
         self.stats = RetryStats()
         self.throttled = 0
-
-    # --- lifecycle ---------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> "XeroClient":
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def counters(self) -> dict[str, int]:
         """Counters for run metadata: API calls (attempts), retries, 429/503 throttles."""
@@ -244,11 +222,10 @@ class XeroClient:
                         SYSTEM,
                         ENDPOINT,
                         "429 daily call limit reached",
-                        url=str(response.request.url),
-                        status=429,
                         retry_after=parse_retry_after(response.headers.get("retry-after")),
                         limit="day",
                         hint="The cursor is saved; the next run resumes where this one stopped",
+                        **response_facts(response),
                     )
                 )
         if status == 503 and response.text.startswith(LEGACY_THROTTLE_BODY):
@@ -258,10 +235,9 @@ class XeroClient:
                 SYSTEM,
                 ENDPOINT,
                 "503 rate limit exceeded (legacy throttling)",
-                url=str(response.request.url),
-                status=503,
                 retry_after=parse_retry_after(response.headers.get("retry-after")),
                 limit="minute",
+                **response_facts(response),
             )
         hint = CREDENTIALS_HINT if status == 401 else TENANT_HINT if status == 403 else ""
         raise_for_status(response, system=SYSTEM, endpoint=ENDPOINT, auth_hint=hint)
@@ -274,14 +250,7 @@ def _envelope(response: httpx.Response) -> dict[str, Any]:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get(ROOT_KEY), list):
         problem = "response is not JSON" if body is None else f"response has no {ROOT_KEY} array"
-        raise ContractError(
-            SYSTEM,
-            ENDPOINT,
-            problem,
-            url=str(response.request.url),
-            status=response.status_code,
-            body=response.text[:300],
-        )
+        raise ContractError(SYSTEM, ENDPOINT, problem, **response_facts(response))
     return body
 
 

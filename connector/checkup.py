@@ -17,6 +17,9 @@ from connector.config import (
     source_configured,
 )
 from connector.errors import ConnectorError
+from connector.sources.traede.client import TraedeClient
+from connector.sources.unleashed.client import UnleashedClient
+from connector.sources.xero.client import XeroClient
 
 
 def _item(name: str, check: Callable[[], str]) -> bool:
@@ -55,8 +58,6 @@ def _database() -> str:
 
 
 def _traede() -> str:
-    from connector.sources.traede.client import TraedeClient
-
     settings = TraedeSettings.from_env()
     with TraedeClient(settings) as client:
         backlog = client.probe()
@@ -64,21 +65,15 @@ def _traede() -> str:
 
 
 def _xero() -> str:
-    from connector.sources.xero.client import XeroClient
-
     settings = XeroSettings.from_env()
     with XeroClient(settings) as client:
-        detail = client.probe()
-    return f"{settings.base_url} answers; {detail}"
+        return f"{settings.base_url} answers; {client.probe()}"
 
 
 def _unleashed() -> str:
-    from connector.sources.unleashed.client import UnleashedClient
-
     settings = UnleashedSettings.from_env()
     with UnleashedClient(settings) as client:
-        detail = client.probe()
-    return f"{settings.base_url} answers; {detail}"
+        return f"{settings.base_url} answers; {client.probe()}"
 
 
 def run_checks() -> bool:
