@@ -1,1 +1,1 @@
-"""Raw records to staging rows plus rejects. Pure: standard library and pandas only, no clock."""
+"""Raw records to staging rows plus rejects. Pure: no I/O, no clock (docs/architecture.md §1)."""

@@ -1,6 +1,6 @@
 """Unleashed credit notes -> rows of ``staging.unleashed_credit_notes`` and ``..._lines``.
 
-Pure: standard library, pandas (via common) and the table specs only; ``loaded_at`` comes from
+Pure: standard library, the shared values and the table specs only; ``loaded_at`` comes from
 the caller. A record that does not fit becomes a :class:`Reject` naming the field and value.
 """
 

@@ -1,6 +1,6 @@
 """Xero credit notes -> rows of ``staging.xero_credit_notes`` and ``..._lines``.
 
-Pure: standard library, pandas (via common) and the table specs only; ``loaded_at`` comes from
+Pure: standard library, the shared values and the table specs only; ``loaded_at`` comes from
 the caller. A record that does not fit becomes a :class:`Reject` naming the field and value.
 ``/Date(ms±hhmm)/`` instants are the millis in UTC (the offset is ignored); date-only fields
 are converted in UTC (docs/apis.md §2.7).
