@@ -10,11 +10,11 @@ from typing import Any
 
 from connector.jsontext import DUPLICATE
 from connector.model import NormalizedBatch
+from connector.normalize.batch import collect_batch
 from connector.normalize.common import (
     INT_MAX,
     INT_MIN,
     FieldError,
-    collect_batch,
     line_list,
     ms_date_to_utc,
     to_bool,

@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from connector.model import NormalizedBatch
+from connector.normalize.batch import collect_batch
 from connector.normalize.common import (
     FieldError,
     check_duplicates,
-    collect_batch,
     line_list,
     ms_date_to_date,
     ms_date_to_utc,
