@@ -145,7 +145,8 @@ def generate(seed: int, tenant: str, count: int) -> list[dict[str, Any]]:
                     "Invoice": {"InvoiceID": _uuid(rng), "InvoiceNumber": f"INV-{1000 + i}"},
                 }
             )
-            if status == "AUTHORISED" and i % 2:
+            # AUTHORISED falls on i = 2, 8, 14, ...: every other one is also partly refunded.
+            if status == "AUTHORISED" and i % 4 == 2:
                 payments.append(
                     {
                         "PaymentID": _uuid(rng),

@@ -2,8 +2,9 @@
 
 Each stream names its staging header table, its child tables (lines first, then any others),
 whether loaded ids are acknowledged at the source afterwards (``marks``, TRAEDE's
-mark-as-exported) and the rules its reconciliation check verifies. Orchestration (``dagster_defs``) derives its assets, table
-schemas and checks from here instead of repeating the list.
+mark-as-exported) and the rules its reconciliation check verifies. Orchestration
+(``dagster_defs``) derives its assets, table schemas and checks from here instead of repeating
+the list.
 """
 
 from dataclasses import dataclass
