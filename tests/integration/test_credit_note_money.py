@@ -1,0 +1,294 @@
+"""Issue 14: base-currency amounts, open credit and where the credit went, end to end.
+
+Hand-made credit notes go through the emulators over HTTP, the syncs and a database whose
+timezone is not UTC; the view's numbers are compared with amounts worked out by hand below.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from connector.config import HttpSettings, Secret, UnleashedSettings, XeroSettings
+from connector.emulator.server import EmulatorServer
+from connector.emulator.unleashed import create_unleashed_app
+from connector.emulator.unleashed_data import VENDOR_EXAMPLE_RECORD
+from connector.emulator.unleashed_state import UnleashedState
+from connector.emulator.xero import create_xero_app
+from connector.emulator.xero_state import XeroState
+from connector.flows.unleashed import sync_unleashed
+from connector.flows.xero import sync_xero
+from connector.jsontext import parse_json
+from connector.tables.registry import stream
+from connector.warehouse import Warehouse
+from connector.warehouse.checks import reconcile
+
+pytestmark = pytest.mark.integration
+
+TENANT = "tenant-a"
+HTTP = HttpSettings(timeout=10.0, max_attempts=3, max_retry_wait=5.0)
+D = Decimal
+
+# Xero A: EUR, CurrencyRate 0.5634219876 (EUR per 1 NZD). Lines 100.00 + 23.45 = 123.45,
+# tax 15.00 + 3.52 = 18.52, total 141.97; allocated 60.00 (a deleted 5.00 does not count),
+# refunded 20.00 (a DELETED 1.00 does not count), so 61.97 remains.
+#   base subtotal 123.45 / 0.5634219876 = 219.10752990...  -> 219.11
+#   base tax       18.52 / 0.5634219876 =  32.87056665...  ->  32.87
+#   base total    141.97 / 0.5634219876 = 251.97809656...  -> 251.98
+#   base open      61.97 / 0.5634219876 = 109.98860776...  -> 109.99
+XERO_A = "0b9a3c1e-1111-4a2b-9c3d-aaaaaaaaaaaa"
+# Xero B: USD at 0.587215, 50.00 + 7.50 = 57.50, allocated in full (PAID).
+#   base 50.00 / 0.587215 = 85.14768866... -> 85.15; 7.50 -> 12.77215329... -> 12.77;
+#   57.50 -> 97.91984196... -> 97.92
+XERO_B = "0b9a3c1e-2222-4a2b-9c3d-bbbbbbbbbbbb"
+
+
+def _ms(day: date) -> str:
+    return f"/Date({(day - date(1970, 1, 1)).days * 86_400_000}+0000)/"
+
+
+def _xero_a() -> dict:
+    return {
+        "CreditNoteID": XERO_A, "CreditNoteNumber": "CN-0107", "Type": "ACCRECCREDIT",
+        "Status": "AUTHORISED", "Contact": {"ContactID": "c-harbour", "Name": "Harbour Cafe"},
+        "Date": _ms(date(2024, 3, 1)), "LineAmountTypes": "Exclusive",
+        "LineItems": [
+            {"LineItemID": "li-1", "Description": "Returned mugs", "Quantity": D("2.0"),
+             "UnitAmount": D("50.0000"), "TaxAmount": D("15.00"), "LineAmount": D("100.00"),
+             "Tracking": [{"TrackingCategoryID": "tc-1", "TrackingOptionID": "to-1",
+                           "Name": "Region", "Option": "North"}]},
+            {"LineItemID": "li-2", "Description": "Freight credit", "Quantity": D("1.0"),
+             "UnitAmount": D("23.4500"), "TaxAmount": D("3.52"), "LineAmount": D("23.45"),
+             "Tracking": [{"TrackingCategoryID": "tc-1", "TrackingOptionID": "to-2",
+                           "Name": "Region", "Option": "South"},
+                          {"TrackingCategoryID": "tc-2", "TrackingOptionID": "to-3",
+                           "Name": "Department", "Option": "Wholesale"}]},
+        ],
+        "SubTotal": D("123.45"), "TotalTax": D("18.52"), "Total": D("141.97"),
+        "CurrencyCode": "EUR", "CurrencyRate": D("0.5634219876"),
+        "RemainingCredit": D("61.97"),
+        "Allocations": [
+            {"AllocationID": "al-1", "Amount": D("60.00"), "Date": _ms(date(2024, 3, 10)),
+             "Invoice": {"InvoiceID": "inv-551", "InvoiceNumber": "INV-0551"}},
+            {"AllocationID": "al-2", "Amount": D("5.00"), "Date": _ms(date(2024, 3, 11)),
+             "Invoice": {"InvoiceID": "inv-552", "InvoiceNumber": "INV-0552"}, "IsDeleted": True},
+        ],
+        "Payments": [
+            {"PaymentID": "pay-1", "Date": _ms(date(2024, 3, 12)), "Amount": D("20.00"),
+             "CurrencyRate": D("0.5634219876"), "Reference": "Refund", "Status": "AUTHORISED",
+             "UpdatedDateUTC": "/Date(1710244800123+1300)/"},
+            {"PaymentID": "pay-2", "Date": _ms(date(2024, 3, 13)), "Amount": D("1.00"),
+             "Status": "DELETED"},
+        ],
+    }  # fmt: skip
+
+
+def _xero_b() -> dict:
+    return {
+        "CreditNoteID": XERO_B, "CreditNoteNumber": "CN-0108", "Type": "ACCRECCREDIT",
+        "Status": "PAID", "Contact": {"ContactID": "c-zoe", "Name": "Café Zoë Ltd"},
+        "Date": _ms(date(2024, 4, 2)), "LineAmountTypes": "Exclusive",
+        "LineItems": [{"LineItemID": "li-3", "LineAmount": D("50.00"), "TaxAmount": D("7.50")}],
+        "SubTotal": D("50.00"), "TotalTax": D("7.50"), "Total": D("57.50"),
+        "CurrencyCode": "USD", "CurrencyRate": D("0.587215"), "RemainingCredit": D("0.00"),
+        "Allocations": [{"AllocationID": "al-3", "Amount": D("57.50"),
+                         "Date": _ms(date(2024, 4, 3)), "Invoice": {"InvoiceID": "inv-9"}}],
+        "Payments": [],
+    }  # fmt: skip
+
+
+# Unleashed U: EUR, ExchangeRate 0.546381. Lines 100.00 (tax 15.00) and 40.00 (tax 6.00);
+# Unleashed's base amounts per line 183.020/27.450 and 73.210/10.980, totals 256.230 +
+# 38.430 = 294.660. Recomputing the total from the rate would give 161.00 / 0.546381 =
+# 294.6661... -> 294.67: the view must show Unleashed's 294.660, not that.
+def _unleashed_u() -> dict:
+    record = parse_json(VENDOR_EXAMPLE_RECORD)
+    line = record["CreditLines"][0]
+    lines = [
+        {**line, "LineNumber": 1, "LineTotal": D("100.00"), "LineTax": D("15.00"),
+         "BCUnitPrice": D("91.5110"), "BCLineTotal": D("183.020"), "BCLineTax": D("27.450")},
+        {**line, "LineNumber": 2, "LineTotal": D("40.00"), "LineTax": D("6.00"),
+         "BCUnitPrice": D("36.6045"), "BCLineTotal": D("73.210"), "BCLineTax": D("10.980")},
+    ]  # fmt: skip
+    record.update(
+        CreditNumber="CN-00009001", CreditStatus="Completed", CreditLines=lines,
+        Currency={"CurrencyCode": "EUR", "Description": "Euro"},
+        ExchangeRate=D("0.546381"), SubTotal=D("140.00"), TaxTotal=D("21.00"),
+        Total=D("161.00"), BCSubTotal=D("256.230"), BCTaxTotal=D("38.430"),
+        BCTotal=D("294.660"),
+    )  # fmt: skip
+    return record
+
+
+@dataclass
+class Loaded:
+    """The emulators' states and a way to sync Xero again while they still run."""
+
+    xero: XeroState
+    unleashed: UnleashedState
+    resync_xero: Callable[[], int]
+
+
+@pytest.fixture
+def loaded(warehouse: Warehouse, db: psycopg.Connection) -> Iterator[Loaded]:
+    """Both sources synced into a database whose timezone is 14 hours ahead of UTC."""
+    name = db.execute("SELECT current_database()").fetchone()[0]
+    db.execute(f"ALTER DATABASE \"{name}\" SET timezone = 'Pacific/Kiritimati'")
+    xero_app, xero = create_xero_app(seed=3, tenants=(TENANT,), count=24)
+    xero.put(TENANT, _xero_a())
+    xero.put(TENANT, _xero_b())
+    unleashed_app, unleashed = create_unleashed_app(seed=3, count=20, api_id="i", api_key="k")
+    unleashed.edit("CN-00009001", _unleashed_u())
+    with EmulatorServer(xero_app) as xs, EmulatorServer(unleashed_app) as us:
+        xero_settings = XeroSettings(
+            base_url=f"{xs.url}/api.xro/2.0", token_url=f"{xs.url}/connect/token",
+            client_id="xero-client", client_secret=Secret("xero-secret"), tenant_ids=(TENANT,),
+            http=HTTP, cursor_overlap=timedelta(minutes=10),
+        )  # fmt: skip
+        assert sync_xero(xero_settings, warehouse).exit_code == 0
+        unleashed_settings = UnleashedSettings(
+            base_url=us.url, api_id="i", api_key=Secret("k"), client_type="t/t", http=HTTP
+        )
+        assert sync_unleashed(unleashed_settings, warehouse).exit_code == 0
+        yield Loaded(xero, unleashed, lambda: sync_xero(xero_settings, warehouse).exit_code)
+
+
+def _view(conn: psycopg.Connection, source_id: str) -> dict:
+    cur = conn.execute("SELECT * FROM analytics.credit_notes WHERE source_id = %s", (source_id,))
+    names = [c.name for c in cur.description]
+    return dict(zip(names, cur.fetchone(), strict=True))
+
+
+def test_view_numbers_match_hand_computed_amounts(loaded, warehouse: Warehouse) -> None:
+    with warehouse.connect(autocommit=True) as conn:
+        assert conn.execute("SHOW timezone").fetchone() == ("Pacific/Kiritimati",)
+        a = _view(conn, XERO_A)
+        b = _view(conn, XERO_B)
+        u = _view(conn, "CN-00009001")
+    assert (a["credit_date"], a["currency"], a["exchange_rate"]) == (
+        date(2024, 3, 1), "EUR", D("0.5634219876"),
+    )  # fmt: skip
+    assert (a["subtotal"], a["tax"], a["total"], a["signed_total"]) == (
+        D("123.45"), D("18.52"), D("141.97"), D("-141.97"),
+    )  # fmt: skip
+    assert (a["base_subtotal"], a["base_tax"], a["base_total"]) == (
+        D("219.11"), D("32.87"), D("251.98"),
+    )  # fmt: skip
+    assert (a["open_credit"], a["base_open_credit"], a["allocated"], a["refunded"]) == (
+        D("61.97"), D("109.99"), D("60.00"), D("20.00"),
+    )  # fmt: skip
+    assert a["fully_allocated"] is False
+    assert (b["base_subtotal"], b["base_tax"], b["base_total"], b["base_open_credit"]) == (
+        D("85.15"), D("12.77"), D("97.92"), D("0.00"),
+    )  # fmt: skip
+    assert b["fully_allocated"] is True and b["allocated"] == D("57.50")
+    assert (u["exchange_rate"], u["base_subtotal"], u["base_tax"], u["base_total"]) == (
+        D("0.546381"), D("256.230"), D("38.430"), D("294.660"),
+    )  # fmt: skip
+    assert str(u["base_total"]) == "294.660"  # Unleashed's own value, scale kept
+    assert u["open_credit"] is None and u["fully_allocated"] is None
+    # the view keeps 0006's columns first, in order, and appends the new ones
+    assert list(a)[:14] == [
+        "source", "source_id", "number", "status", "direction", "credit_date", "currency",
+        "subtotal", "tax", "total", "signed_total", "customer_id", "customer_name", "updated_at",
+    ]  # fmt: skip
+
+
+def test_allocations_payments_and_tracking_land_in_their_tables(loaded, warehouse) -> None:
+    with warehouse.connect(autocommit=True) as conn:
+        allocations = conn.execute(
+            "SELECT position, allocation_id, amount::text, date, invoice_id, invoice_number, "
+            "is_deleted FROM staging.xero_credit_note_allocations WHERE credit_note_id = %s "
+            "ORDER BY position",
+            (XERO_A,),
+        ).fetchall()
+        payments = conn.execute(
+            "SELECT position, payment_id, date, amount::text, status, "
+            "(updated_date_utc AT TIME ZONE 'UTC')::text "
+            "FROM staging.xero_credit_note_payments WHERE credit_note_id = %s ORDER BY position",
+            (XERO_A,),
+        ).fetchall()
+        tracking = conn.execute(
+            "SELECT line_number, position, name, option FROM "
+            "staging.xero_credit_note_line_tracking WHERE credit_note_id = %s ORDER BY 1, 2",
+            (XERO_A,),
+        ).fetchall()
+        by_invoice = conn.execute(
+            "SELECT invoice_number, sum(amount)::text FROM staging.xero_credit_note_allocations "
+            "WHERE NOT coalesce(is_deleted, false) AND invoice_number IS NOT NULL "
+            "GROUP BY 1 ORDER BY 1 LIMIT 1"
+        ).fetchone()
+        generated = conn.execute(
+            "SELECT (SELECT count(*) FROM staging.xero_credit_note_allocations), "
+            "(SELECT count(*) FROM staging.xero_credit_note_payments), "
+            "(SELECT count(*) FROM staging.xero_credit_note_line_tracking)"
+        ).fetchone()
+    assert allocations == [
+        (1, "al-1", "60.00", date(2024, 3, 10), "inv-551", "INV-0551", None),
+        (2, "al-2", "5.00", date(2024, 3, 11), "inv-552", "INV-0552", True),
+    ]
+    # dates are the UTC day even 14 hours ahead; the +1300 is display only
+    assert payments == [
+        (1, "pay-1", date(2024, 3, 12), "20.00", "AUTHORISED", "2024-03-12 12:00:00.123"),
+        (2, "pay-2", date(2024, 3, 13), "1.00", "DELETED", None),
+    ]
+    assert tracking == [(1, 1, "Region", "North"), (2, 1, "Region", "South"),
+                        (2, 2, "Department", "Wholesale")]  # fmt: skip
+    assert by_invoice == ("INV-0551", "60.00")
+    assert all(n > 2 for n in generated), generated  # the generated notes fill them too
+
+
+def test_children_are_replaced_as_a_set_with_their_credit_note(loaded, warehouse) -> None:
+    changed = _xero_a()
+    changed["Allocations"] = changed["Allocations"][:1]
+    changed["Payments"] = []
+    changed["LineItems"] = changed["LineItems"][:1]
+    changed["RemainingCredit"] = D("81.97")
+    loaded.xero.put(TENANT, changed)
+    assert loaded.resync_xero() == 0
+    with warehouse.connect(autocommit=True) as conn:
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM staging.xero_credit_note_allocations WHERE credit_note_id = %(id)s), "
+            "(SELECT count(*) FROM staging.xero_credit_note_payments WHERE credit_note_id = %(id)s), "
+            "(SELECT count(*) FROM staging.xero_credit_note_line_tracking WHERE credit_note_id = %(id)s)",
+            {"id": XERO_A},
+        ).fetchone()
+        view = _view(conn, XERO_A)
+    assert counts == (1, 0, 1)
+    assert (view["refunded"], view["open_credit"]) == (D("0"), D("81.97"))
+
+
+def test_reconciliation_passes_on_emulator_data_and_names_a_tampered_document(
+    loaded, warehouse, db
+) -> None:
+    xero, unleashed = stream("xero", "credit_notes"), stream("unleashed", "credit_notes")
+    with warehouse.connect() as conn:
+        assert reconcile(conn, xero.header, xero.rules).count == 0
+        assert reconcile(conn, unleashed.header, unleashed.rules).count == 0
+    db.execute(
+        "UPDATE staging.xero_credit_notes SET total = total + 0.05 WHERE credit_note_id = %s",
+        (XERO_A,),
+    )
+    db.execute(
+        "UPDATE staging.unleashed_credit_note_lines SET line_total = 99.99 WHERE credit_number = 'CN-00009001' AND line_number = 1"
+    )
+    with warehouse.connect() as conn:
+        found = reconcile(conn, xero.header, xero.rules)
+        broken_u = reconcile(conn, unleashed.header, unleashed.rules)
+    assert found.count == 2 and found.documents == 1
+    assert [(b.document_id, b.rule, b.expected, b.actual, b.difference) for b in found.sample] == [
+        (
+            XERO_A,
+            "allocations + payments + remaining = total",
+            D("142.02"),
+            D("141.97"),
+            D("-0.05"),
+        ),
+        (XERO_A, "subtotal + tax = total", D("142.02"), D("141.97"), D("-0.05")),
+    ]
+    assert [(b.document_id, b.rule, b.difference) for b in broken_u.sample] == [
+        ("CN-00009001", "lines = subtotal", D("-0.01")),
+    ]
