@@ -21,6 +21,8 @@ from connector.emulator.server import EmulatorServer
 from connector.emulator.traede import create_traede_app
 from connector.flows.traede import SyncOptions, run_traede
 from connector.tables.traede import ALL_TRAEDE
+from connector.tables.unleashed import ALL_UNLEASHED
+from connector.tables.xero import ALL_XERO
 from connector.warehouse import Warehouse
 from connector.warehouse import outbox as outbox_rows
 
@@ -147,9 +149,10 @@ def _summary(wh: Warehouse) -> None:
         table = Table(title="rows per staging table")
         table.add_column("table")
         table.add_column("rows", justify="right")
-        names = [s.name for s in ALL_TRAEDE] + [
-            "staging.xero_credit_notes",
-            "staging.unleashed_credit_notes",
+        names = [
+            *(s.name for s in ALL_TRAEDE),
+            *(s.name for s in ALL_XERO),
+            *(s.name for s in ALL_UNLEASHED),
             "analytics.credit_notes",
         ]
         for name in names:

@@ -1,6 +1,6 @@
 """Asset checks, derived per stream of the library's registry: primary key unique, rejects in
-the last run, freshness, lines sum to header (streams with line totals), and the outbox drained
-after each mark step. The SQL lives in ``connector.warehouse.checks``.
+the last run, freshness, reconciliation (streams with rules: lines, totals, allocations), and the
+outbox drained after each mark step. The SQL lives in ``connector.warehouse.checks``.
 
 Severity is WARN unless a failure means the data or the source is wrong in a way someone must
 act on: a duplicated key (the upsert contract is broken) and an undrained outbox (documents
@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from connector.tables.registry import LineTotals, Stream, streams
+from connector.tables.registry import Stream, streams
 from connector.tables.spec import TableSpec
 from connector.warehouse import checks as sql_checks
+from connector.warehouse.frames import rows_markdown
 from dagster_defs.failures import typed_failure
 from dagster_defs.keys import asset_key, mark_key
 from dagster_defs.resources import TraedeApiResource, WarehouseResource
@@ -70,35 +71,33 @@ def rejects_in_last_run(key: dg.AssetKey, source: str, resource: str) -> dg.Asse
     return _check
 
 
-def lines_sum_to_header(
-    key: dg.AssetKey, header: TableSpec, lines: TableSpec, totals: LineTotals
-) -> dg.AssetChecksDefinition:
-    """Each header total equals the sum of its lines (``totals.pairs`` of header, line columns)."""
-    rule = ", ".join(f"{h} = Σ {ln}" for h, ln in totals.pairs)
-    where = f" (where {totals.where})" if totals.where else ""
+def reconciles(key: dg.AssetKey, stream: Stream) -> dg.AssetChecksDefinition:
+    """Every document of ``stream`` keeps its rules (lines = subtotal, subtotal + tax = total,
+    and for Xero allocations + payments + remaining = total); failures list id and difference.
+    """
+    header, rules = stream.header, stream.rules
+    described = "; ".join(r.name + (f" (where {r.where})" if r.where else "") for r in rules)
 
     @dg.asset_check(
         asset=key,
-        name="lines_sum_to_header",
-        description=f"{header.name}: {rule} over {lines.name}{where}",
+        name="reconciles",
+        description=f"{header.name}, per document: {described}.",
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with typed_failure(), warehouse.open() as wh, wh.connect() as conn:
-            found = sql_checks.lines_mismatch(
-                conn,
-                header,
-                lines,
-                totals.pairs,
-                where=totals.where,
-                require_lines=totals.require_lines,
-            )
+            found = sql_checks.reconcile(conn, header, rules)
+        table = rows_markdown(
+            ("document", "rule", "expected", "actual", "difference"),
+            [(b.document_id, b.rule, b.expected, b.actual, b.difference) for b in found.sample],
+        )
         return dg.AssetCheckResult(
             passed=found.count == 0,
             severity=WARN,
             metadata={
-                "differing_documents": found.count,
-                "sample_ids": ", ".join(found.sample),
-                "rule": rule,
+                "differing_documents": found.documents,
+                "breaks": found.count,
+                "failures": dg.MetadataValue.md(table),
+                "rules": described,
             },
         )
 
@@ -168,8 +167,8 @@ def stream_checks(stream: Stream) -> list[dg.AssetChecksDefinition]:
     ]
     if stream.marks:
         out.append(outbox_drained(stream))
-    if stream.totals is not None and stream.lines is not None:
-        out.append(lines_sum_to_header(key, stream.header, stream.lines, stream.totals))
+    if stream.rules:
+        out.append(reconciles(key, stream))
     return out
 
 

@@ -2,12 +2,18 @@
 
 Amounts are exact decimals: ``SubTotal = Σ LineTotal``, ``TaxTotal = Σ LineTax`` and
 ``Total = SubTotal + TaxTotal``. Dates are ``/Date(ms)/`` UTC instants without an offset.
+
+Base currency (``BC…``) fields follow the SalesOrder convention seen in real responses
+(docs/apis.md §3.8): ``ExchangeRate`` with 6 decimals, base amounts with 3. The base currency
+is NZD; the emulator takes the rate as foreign units per 1 NZD (``BC = amount / rate``, each
+line rounded to cents, header BC totals the sums of the line values): an assumption, since
+Unleashed documents no direction. The vendor's own example carries none of these fields.
 """
 
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from connector.sources.unleashed.contract import to_ms_date
@@ -57,7 +63,13 @@ _CUSTOMERS = (
     ("TOKY06", "東京商事株式会社"),
     ("FRAN07", "Franck Bassy"),
 )
-_CURRENCIES = (("NZD", "New Zealand, Dollars"), ("AUD", "Australia, Dollars"), ("EUR", "Euro"))
+_CURRENCIES = (
+    ("NZD", "New Zealand, Dollars", Decimal("1.000000")),
+    ("AUD", "Australia, Dollars", Decimal("0.912734")),
+    ("EUR", "Euro", Decimal("0.546381")),
+    ("USD", "United States of America, Dollars", Decimal("0.587215")),
+)
+_MILLS = Decimal("0.001")
 _PRODUCTS = (
     ("MUG-01", "Stoneware mug"),
     ("CHAIRS", "These are some chairs"),
@@ -71,6 +83,11 @@ _USERS = ("franck@unleashedsoftware.com", "aroha@example.co.nz", "jürgen@exampl
 
 def _guid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _base(amount: Decimal, rate: Decimal) -> Decimal:
+    """``amount`` in NZD at ``rate`` (foreign per NZD), in cents, written with 3 decimals."""
+    return (amount / rate).quantize(_CENT, ROUND_HALF_UP).quantize(_MILLS)
 
 
 def _ms(moment: datetime) -> str:
@@ -102,13 +119,14 @@ def _batches(rng: random.Random, quantity: Decimal, modified: datetime) -> list[
 def make_record(rng: random.Random, number: int, modified: datetime) -> dict[str, Any]:
     """One credit note in the vendor's field order, with 1..4 lines."""
     code, name = rng.choice(_CUSTOMERS)
-    currency, description = rng.choice(_CURRENCIES)
+    currency, description, rate = rng.choice(_CURRENCIES)
     created = modified - timedelta(days=rng.randint(0, 20), seconds=rng.randint(0, 86_399))
     credit_day = datetime(created.year, created.month, created.day, tzinfo=UTC)
     status = rng.choice(("Parked", "Completed", "Completed"))
     tax_rate = rng.choice((Decimal("0.15"), Decimal("0.10"), Decimal("0"), Decimal("0.125")))
     lines: list[dict[str, Any]] = []
     sub_total = tax_total = Decimal("0.00")
+    bc_sub_total = bc_tax_total = Decimal("0.000")
     for position in range(1, rng.randint(1, 4) + 1):
         product, text = rng.choice(_PRODUCTS)
         quantity = Decimal(rng.randint(1, 12))
@@ -117,6 +135,9 @@ def make_record(rng: random.Random, number: int, modified: datetime) -> dict[str
         line_tax = (line_total * tax_rate).quantize(_CENT)
         sub_total += line_total
         tax_total += line_tax
+        bc_line_total, bc_line_tax = _base(line_total, rate), _base(line_tax, rate)
+        bc_sub_total += bc_line_total
+        bc_tax_total += bc_line_tax
         serials = _serials(rng, modified) if rng.random() < 0.3 else []
         batches = _batches(rng, quantity, modified) if rng.random() < 0.3 else []
         lines.append(
@@ -135,6 +156,9 @@ def make_record(rng: random.Random, number: int, modified: datetime) -> dict[str
                 "XeroTaxCode": "OUTPUT2",
                 "LineTaxCode": None,
                 "XeroSalesAccount": "200",
+                "BCUnitPrice": (price / rate).quantize(Decimal("0.0001"), ROUND_HALF_UP),
+                "BCLineTotal": bc_line_total,
+                "BCLineTax": bc_line_tax,
                 "Reason": rng.choice(_REASONS),
                 "Return": rng.random() < 0.5,
                 "Disassemble": False,
@@ -173,6 +197,7 @@ def make_record(rng: random.Random, number: int, modified: datetime) -> dict[str
             "Guid": _guid(rng),
             "LastModifiedOn": "/Date(1418761686163)/",
         },
+        "ExchangeRate": rate,
         "Total": sub_total + tax_total,
         "InvoiceNumber": f"SI-{rng.randint(1, 99_999):08d}",
         "ReferenceNumber": "",
@@ -182,6 +207,9 @@ def make_record(rng: random.Random, number: int, modified: datetime) -> dict[str
         "XeroTaxCode": "OUTPUT2",
         "TaxTotal": tax_total,
         "SubTotal": sub_total,
+        "BCSubTotal": bc_sub_total,
+        "BCTaxTotal": bc_tax_total,
+        "BCTotal": bc_sub_total + bc_tax_total,
         "Tax": {
             "TaxCode": "OUTPUT2",
             "Description": None,

@@ -49,11 +49,15 @@ _NAMES = (
     "Ngā Tāonga Whānau Trust",
 )
 _ITEMS = ("Returned mugs", "Damaged goods — refund", "Price adjustment", "Freight credit", "")
+# The organisation's base currency is NZD; CurrencyRate is units of the note's currency per
+# 1 NZD (Xero's "1 NZD = 0.58 USD"). The GBP rate is longer than Xero's 6 decimals on purpose:
+# staging must keep whatever scale arrives.
 _CURRENCIES = (
     ("NZD", Decimal("1.0")),
-    ("AUD", Decimal("0.9123")),
-    ("USD", Decimal("0.123456789012345678")),
+    ("AUD", Decimal("0.912734")),
+    ("USD", Decimal("0.587215")),
     ("EUR", Decimal("0.5634219876")),
+    ("GBP", Decimal("0.471183298765432101")),
 )
 _TRACKING = (
     ("Region", ("North", "South")),
@@ -131,8 +135,8 @@ def generate(seed: int, tenant: str, count: int) -> list[dict[str, Any]]:
         sub_total = sum((ln["LineAmount"] for ln in lines), Decimal("0.00"))
         total_tax = sum((ln["TaxAmount"] for ln in lines), Decimal("0.00"))
         total = sub_total + total_tax
-        currency, rate = _CURRENCIES[i % len(_CURRENCIES)]
-        contact_id, contact_name = contacts[i % len(contacts)]
+        currency, rate = rng.choice(_CURRENCIES)
+        contact_id, contact_name = rng.choice(contacts)
         allocations: list[dict[str, Any]] = []
         payments: list[dict[str, Any]] = []
         if status in ("AUTHORISED", "PAID") and total > 0:
@@ -145,7 +149,8 @@ def generate(seed: int, tenant: str, count: int) -> list[dict[str, Any]]:
                     "Invoice": {"InvoiceID": _uuid(rng), "InvoiceNumber": f"INV-{1000 + i}"},
                 }
             )
-            if status == "AUTHORISED" and i % 2:
+            # AUTHORISED falls on i = 2, 8, 14, ...: every other one is also partly refunded.
+            if status == "AUTHORISED" and i % 4 == 2:
                 payments.append(
                     {
                         "PaymentID": _uuid(rng),

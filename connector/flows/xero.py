@@ -17,7 +17,7 @@ from connector.flows.results import SyncResult
 from connector.flows.runs import add_counts, execute
 from connector.normalize.xero import normalize_credit_notes
 from connector.sources.xero.client import XeroClient
-from connector.tables.xero import XERO_CREDIT_NOTE_LINES, XERO_CREDIT_NOTES
+from connector.tables.xero import XERO_CHILDREN, XERO_CREDIT_NOTES
 from connector.warehouse import Warehouse, runs
 from connector.warehouse.locks import ConsumerLock
 
@@ -94,7 +94,7 @@ def _stream(api: XeroClient, settings: XeroSettings, scope: str) -> CursorStream
         pages=functools.partial(api.credit_note_pages, scope or None),
         normalize=functools.partial(normalize_credit_notes, tenant_id=scope),
         header=XERO_CREDIT_NOTES,
-        children=(XERO_CREDIT_NOTE_LINES,),
+        children=XERO_CHILDREN,
         overlap=settings.cursor_overlap,
         advance="per_batch",
     )

@@ -1,21 +1,20 @@
-"""Shared pieces of normalization: coercions and batch assembly. Pure: no I/O, no clock.
+"""Shared pieces of normalization: coercions and checks. Pure: no I/O, no clock.
 
 Every coercion raises :class:`FieldError` with the field and the offending value; the source
-normalizers turn that into a :class:`Reject` for the one record, never an exception for the batch.
+normalizers turn that into a :class:`Reject` for the one record, never an exception for the batch
+(batch assembly: ``connector.normalize.batch``).
 """
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 
-from connector.jsontext import DUPLICATE, NonFinite, decimal_fragment, raw_text
-from connector.model import NormalizedBatch, Reject, TableRows
-from connector.tables.spec import TableSpec
+from connector.jsontext import DUPLICATE, NonFinite, decimal_fragment
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
@@ -213,14 +212,6 @@ def line_list(record: Mapping[str, Any], field: str) -> list[Any]:
     return lines
 
 
-def record_id_text(record: Any, key: str) -> str | None:
-    """The record's id as text for the rejects table, whatever its type, if it has one."""
-    if isinstance(record, Mapping) and key in record and record[key] is not None:
-        value = record[key]
-        return value if isinstance(value, str) else repr(value)
-    return None
-
-
 def check_duplicates(record: Mapping[Any, Any], where: str) -> None:
     """Refuse a record whose JSON repeated a key with different values (ambiguous data)."""
     clashes = record.get(DUPLICATE)
@@ -228,58 +219,3 @@ def check_duplicates(record: Mapping[Any, Any], where: str) -> None:
         raise FieldError(
             f"{where}{clashes[0]}", clashes, "appears more than once with different values"
         )
-
-
-RowsOf = Callable[[Any], tuple[tuple[Any, ...], list[tuple[Any, ...]], datetime | None]]
-
-
-def collect_batch(
-    records: Sequence[Any],
-    header: TableSpec,
-    lines: TableSpec | None,
-    key: str,
-    rows_of: RowsOf,
-    *,
-    fold: Callable[[str], str] = str,
-) -> NormalizedBatch:
-    """Assemble a batch from per-record ``rows_of(record) -> (header, lines, cursor)``.
-
-    A key repeated within the batch keeps its last occurrence (``fold`` says which keys are
-    the same, e.g. case-insensitive GUIDs); a record whose ``rows_of`` raises
-    :class:`FieldError` becomes a :class:`Reject`; ``batch.cursor`` is the largest cursor.
-    """
-    batch = NormalizedBatch(TableRows(header), [TableRows(lines)] if lines is not None else [])
-    children = batch.children[0] if lines is not None else TableRows(header)
-    for record in last_per_key(records, key, fold):
-        try:
-            header_row, line_rows, cursor = rows_of(record)
-        except FieldError as err:
-            batch.rejects.append(
-                Reject(record_id_text(record, key), err.field, str(err), raw_text(record))
-            )
-            continue
-        batch.headers.rows.append(header_row)
-        children.rows.extend(line_rows)
-        batch.keys.append(header_row[0])
-        if cursor is not None and (batch.cursor is None or cursor > batch.cursor):
-            batch.cursor = cursor
-    return batch
-
-
-def last_per_key(records: Sequence[Any], key: str, fold: Callable[[str], str] = str) -> list[Any]:
-    """Drop earlier copies of a record's key (the last one wins); keep unkeyed records.
-
-    Keys are strings (passed through ``fold``) or integers; any other value is left for
-    normalization to reject.
-    """
-
-    def keyed(record: Any) -> str | int | None:
-        value = record.get(key) if isinstance(record, Mapping) else None
-        if isinstance(value, str):
-            return fold(value)
-        if type(value) is int:
-            return value
-        return None
-
-    last = {k: i for i, k in enumerate(map(keyed, records)) if k is not None}
-    return [r for i, r in enumerate(records) if (k := keyed(r)) is None or last[k] == i]

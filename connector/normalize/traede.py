@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from connector.model import NormalizedBatch
+from connector.normalize.batch import collect_batch
 from connector.normalize.common import (
     INT_MAX,
     FieldError,
     check_duplicates,
-    collect_batch,
     to_decimal,
     to_int,
     to_json_text,

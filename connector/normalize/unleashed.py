@@ -10,11 +10,11 @@ from typing import Any
 
 from connector.jsontext import DUPLICATE
 from connector.model import NormalizedBatch
+from connector.normalize.batch import collect_batch
 from connector.normalize.common import (
     INT_MAX,
     INT_MIN,
     FieldError,
-    collect_batch,
     line_list,
     ms_date_to_utc,
     to_bool,
@@ -103,6 +103,11 @@ def _rows(
         "last_modified_on": modified,
         "created_by": to_text(record.get("CreatedBy"), "CreatedBy"),
         "created_on": ms_date_to_utc(record.get("CreatedOn"), "CreatedOn"),
+        # Base-currency amounts as Unleashed computed them (never recomputed here).
+        "exchange_rate": to_decimal(record.get("ExchangeRate"), "ExchangeRate"),
+        "bc_sub_total": to_decimal(record.get("BCSubTotal"), "BCSubTotal"),
+        "bc_tax_total": to_decimal(record.get("BCTaxTotal"), "BCTaxTotal"),
+        "bc_total": to_decimal(record.get("BCTotal"), "BCTotal"),
         "_raw": to_json_text({k: v for k, v in record.items() if k != "CreditLines"}, "record"),
         "_loaded_at": loaded_at,
         "_run_id": run_id,
@@ -159,6 +164,9 @@ def _line(
         "disassemble": to_bool(line.get("Disassemble"), where + "Disassemble"),
         "guid": text("Guid"),
         "last_modified_on": ms_date_to_utc(line.get("LastModifiedOn"), where + "LastModifiedOn"),
+        "bc_unit_price": num("BCUnitPrice"),
+        "bc_line_total": num("BCLineTotal"),
+        "bc_line_tax": num("BCLineTax"),
         "_raw": to_json_text(line, where.rstrip(".")),
         "_loaded_at": loaded_at,
         "_run_id": run_id,

@@ -1,4 +1,7 @@
-"""Xero credit notes -> rows of ``staging.xero_credit_notes`` and ``..._lines``.
+"""Xero credit notes -> rows of ``staging.xero_credit_notes`` and its child tables.
+
+Children, in ``XERO_CHILDREN`` order: line items, their Tracking entries, the Allocations and
+the Payments of the header (each array element one row, ``position`` 1-based in the array).
 
 Pure: standard library, the shared values and the table specs only; ``loaded_at`` comes from
 the caller. A record that does not fit becomes a :class:`Reject` naming the field and value.
@@ -12,10 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from connector.model import NormalizedBatch
+from connector.normalize.batch import collect_children
 from connector.normalize.common import (
     FieldError,
     check_duplicates,
-    collect_batch,
     line_list,
     ms_date_to_date,
     ms_date_to_utc,
@@ -24,7 +27,7 @@ from connector.normalize.common import (
     to_json_text,
     to_text,
 )
-from connector.tables.xero import XERO_CREDIT_NOTE_LINES, XERO_CREDIT_NOTES
+from connector.tables.xero import XERO_CHILDREN, XERO_CREDIT_NOTES
 
 _KEY = "CreditNoteID"
 
@@ -32,7 +35,7 @@ _KEY = "CreditNoteID"
 def normalize_credit_notes(
     records: list[dict[str, Any]], loaded_at: datetime, run_id: str, *, tenant_id: str = ""
 ) -> NormalizedBatch:
-    """Turn one page of raw credit notes into staging rows, line rows and rejects.
+    """Turn one page of raw credit notes into staging rows, child rows and rejects.
 
     A CreditNoteID repeated within the batch keeps the last occurrence (if that one is invalid,
     the id is rejected). ``batch.keys`` are the accepted ids; ``batch.cursor`` is the largest
@@ -44,10 +47,10 @@ def normalize_credit_notes(
         run_id: the run id, stored in ``_run_id``.
         tenant_id: the Xero organisation the page came from ('' for a custom connection).
     """
-    return collect_batch(
+    return collect_children(
         records,
         XERO_CREDIT_NOTES,
-        XERO_CREDIT_NOTE_LINES,
+        XERO_CHILDREN,
         _KEY,
         lambda record: _rows(record, loaded_at, run_id, tenant_id),
         fold=str.lower,
@@ -81,9 +84,12 @@ def _array_json(value: Any, name: str) -> str | None:
     return to_json_text(value, name)
 
 
+Rows = list[tuple[Any, ...]]
+
+
 def _rows(
     record: Any, loaded_at: datetime, run_id: str, tenant_id: str
-) -> tuple[tuple[Any, ...], list[tuple[Any, ...]], datetime]:
+) -> tuple[tuple[Any, ...], tuple[Rows, Rows, Rows, Rows], datetime]:
     if not isinstance(record, Mapping):
         raise FieldError("(record)", record, "expected a JSON object")
     check_duplicates(record, "")
@@ -127,17 +133,27 @@ def _rows(
         loaded_at,
         run_id,
     )
-    items = line_list(r, "LineItems")
-    lines = [
-        _line(credit_note_id, number, item, loaded_at, run_id)
-        for number, item in enumerate(items, start=1)
+    tail = (loaded_at, run_id)
+    lines: Rows = []
+    tracking: Rows = []
+    for number, item in enumerate(line_list(r, "LineItems"), start=1):
+        line, entries = _line(credit_note_id, number, item, loaded_at, run_id)
+        lines.append(line)
+        tracking += [(credit_note_id, number, *entry, *tail) for entry in entries]
+    allocations = [
+        (credit_note_id, position, *_allocation(a, f"Allocations[{position}]"), *tail)
+        for position, a in enumerate(line_list(r, "Allocations"), start=1)
     ]
-    return header, lines, updated
+    payments = [
+        (credit_note_id, position, *_payment(p, f"Payments[{position}]"), *tail)
+        for position, p in enumerate(line_list(r, "Payments"), start=1)
+    ]
+    return header, (lines, tracking, allocations, payments), updated
 
 
 def _line(
     credit_note_id: str, number: int, item: Any, loaded_at: datetime, run_id: str
-) -> tuple[Any, ...]:
+) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
     where = f"LineItems[{number}]"
     line = _object(item, where)
     if line is None:
@@ -146,7 +162,11 @@ def _line(
     if tracking is not None and not isinstance(tracking, list):
         raise FieldError(f"{where}.Tracking", tracking, "expected a list")
     item_obj = _object(line.get("Item"), f"{where}.Item")
-    return (
+    entries = [
+        _tracking(entry, f"{where}.Tracking[{position}]", position)
+        for position, entry in enumerate(tracking or [], start=1)
+    ]
+    row = (
         credit_note_id,
         number,
         to_text(line.get("LineItemID"), f"{where}.LineItemID"),
@@ -166,4 +186,59 @@ def _line(
         to_json_text(line, f"{where}._raw"),
         loaded_at,
         run_id,
+    )
+    return row, entries
+
+
+def _tracking(value: Any, where: str, position: int) -> tuple[Any, ...]:
+    """(position, category id, option id, name, option, _raw) of one Tracking entry."""
+    entry = _object(value, where)
+    if entry is None:
+        raise FieldError(where, value, "expected an object")
+    return (
+        position,
+        to_text(entry.get("TrackingCategoryID"), f"{where}.TrackingCategoryID"),
+        to_text(entry.get("TrackingOptionID"), f"{where}.TrackingOptionID"),
+        to_text(entry.get("Name"), f"{where}.Name"),
+        to_text(entry.get("Option"), f"{where}.Option"),
+        to_json_text(entry, where),
+    )
+
+
+def _allocation(value: Any, where: str) -> tuple[Any, ...]:
+    """The columns of one Allocation after the parent key and position, through ``_raw``."""
+    allocation = _object(value, where)
+    if allocation is None:
+        raise FieldError(where, value, "expected an object")
+    invoice = _object(allocation.get("Invoice"), f"{where}.Invoice")
+    return (
+        to_text(allocation.get("AllocationID"), f"{where}.AllocationID"),
+        to_decimal(allocation.get("Amount"), f"{where}.Amount"),
+        ms_date_to_date(allocation.get("Date"), f"{where}.Date"),
+        to_text(invoice.get("InvoiceID"), f"{where}.Invoice.InvoiceID") if invoice else None,
+        to_text(invoice.get("InvoiceNumber"), f"{where}.Invoice.InvoiceNumber")
+        if invoice
+        else None,
+        to_bool(allocation.get("IsDeleted"), f"{where}.IsDeleted"),
+        to_json_text(allocation, where),
+    )
+
+
+def _payment(value: Any, where: str) -> tuple[Any, ...]:
+    """The columns of one Payment after the parent key and position, through ``_raw``."""
+    payment = _object(value, where)
+    if payment is None:
+        raise FieldError(where, value, "expected an object")
+    return (
+        to_text(payment.get("PaymentID"), f"{where}.PaymentID"),
+        ms_date_to_date(payment.get("Date"), f"{where}.Date"),
+        to_decimal(payment.get("Amount"), f"{where}.Amount"),
+        to_decimal(payment.get("BankAmount"), f"{where}.BankAmount"),
+        to_decimal(payment.get("CurrencyRate"), f"{where}.CurrencyRate"),
+        to_text(payment.get("Reference"), f"{where}.Reference"),
+        to_text(payment.get("Status"), f"{where}.Status"),
+        to_text(payment.get("PaymentType"), f"{where}.PaymentType"),
+        to_bool(payment.get("IsReconciled"), f"{where}.IsReconciled"),
+        ms_date_to_utc(payment.get("UpdatedDateUTC"), f"{where}.UpdatedDateUTC"),
+        to_json_text(payment, where),
     )

@@ -4,15 +4,16 @@
 :class:`Stream` per (source system, resource).
 """
 
-from connector.tables.registry import STREAMS, SYSTEMS, LineTotals, Stream, stream, streams
+from connector.tables.registry import STREAMS, SYSTEMS, ChildSum, Rule, Stream, stream, streams
 from connector.tables.spec import BOOKKEEPING, Column, TableSpec
 
 __all__ = [
     "BOOKKEEPING",
     "STREAMS",
     "SYSTEMS",
+    "ChildSum",
     "Column",
-    "LineTotals",
+    "Rule",
     "Stream",
     "TableSpec",
     "stream",

@@ -1,6 +1,22 @@
-"""Unleashed staging tables (sql/0005_unleashed_staging.sql)."""
+"""Unleashed staging tables (sql/0005_unleashed_staging.sql, base-currency columns: sql/0007).
 
-from connector.tables.spec import TableSpec, staging_columns
+The exchange rate and the base-currency (``BC…``) amounts were added by ``ALTER TABLE`` in 0007,
+so they follow the bookkeeping columns, in the order the table holds them.
+"""
+
+from connector.tables.spec import Column, TableSpec, staging_columns
+
+HEADER_BASE_CURRENCY = (
+    Column("exchange_rate", "numeric"),
+    Column("bc_sub_total", "numeric"),
+    Column("bc_tax_total", "numeric"),
+    Column("bc_total", "numeric"),
+)
+LINE_BASE_CURRENCY = (
+    Column("bc_unit_price", "numeric"),
+    Column("bc_line_total", "numeric"),
+    Column("bc_line_tax", "numeric"),
+)
 
 UNLEASHED_CREDIT_NOTES = TableSpec(
     "staging.unleashed_credit_notes",
@@ -36,7 +52,8 @@ UNLEASHED_CREDIT_NOTES = TableSpec(
         ("currency", "jsonb"),
         ("tax", "jsonb"),
         ("sales_order", "jsonb"),
-    ),
+    )
+    + HEADER_BASE_CURRENCY,
     key=("credit_number",),
 )
 
@@ -70,7 +87,8 @@ UNLEASHED_CREDIT_NOTE_LINES = TableSpec(
         ("pending_batch_numbers", "jsonb"),
         ("guid", "text"),
         ("last_modified_on", "timestamptz"),
-    ),
+    )
+    + LINE_BASE_CURRENCY,
     key=("credit_number", "line_number"),
     parent_key="credit_number",
 )

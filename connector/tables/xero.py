@@ -1,4 +1,4 @@
-"""Xero staging tables (sql/0004_xero_staging.sql)."""
+"""Xero staging tables (sql/0004_xero_staging.sql; allocations, payments, tracking: sql/0007)."""
 
 from connector.tables.spec import TableSpec, staging_columns
 
@@ -63,4 +63,66 @@ XERO_CREDIT_NOTE_LINES = TableSpec(
     parent_key="credit_note_id",
 )
 
-ALL_XERO = (XERO_CREDIT_NOTES, XERO_CREDIT_NOTE_LINES)
+# One row per Tracking entry of a line item (Xero allows at most two per line).
+XERO_CREDIT_NOTE_LINE_TRACKING = TableSpec(
+    "staging.xero_credit_note_line_tracking",
+    staging_columns(
+        ("credit_note_id", "uuid"),
+        ("line_number", "integer"),
+        ("position", "integer"),
+        ("tracking_category_id", "text"),
+        ("tracking_option_id", "text"),
+        ("name", "text"),
+        ("option", "text"),
+    ),
+    key=("credit_note_id", "line_number", "position"),
+    parent_key="credit_note_id",
+)
+
+# One row per element of the header's Allocations array (docs/apis.md §2.8, Allocation).
+XERO_CREDIT_NOTE_ALLOCATIONS = TableSpec(
+    "staging.xero_credit_note_allocations",
+    staging_columns(
+        ("credit_note_id", "uuid"),
+        ("position", "integer"),
+        ("allocation_id", "text"),
+        ("amount", "numeric"),
+        ("date", "date"),
+        ("invoice_id", "text"),
+        ("invoice_number", "text"),
+        ("is_deleted", "boolean"),
+    ),
+    key=("credit_note_id", "position"),
+    parent_key="credit_note_id",
+)
+
+# One row per element of the header's Payments array (refunds of the credit, §2.8 Payment).
+XERO_CREDIT_NOTE_PAYMENTS = TableSpec(
+    "staging.xero_credit_note_payments",
+    staging_columns(
+        ("credit_note_id", "uuid"),
+        ("position", "integer"),
+        ("payment_id", "text"),
+        ("date", "date"),
+        ("amount", "numeric"),
+        ("bank_amount", "numeric"),
+        ("currency_rate", "numeric"),
+        ("reference", "text"),
+        ("status", "text"),
+        ("payment_type", "text"),
+        ("is_reconciled", "boolean"),
+        ("updated_date_utc", "timestamptz"),
+    ),
+    key=("credit_note_id", "position"),
+    parent_key="credit_note_id",
+)
+
+# Child tables in load order: tracking rows reference their line, so lines come first.
+XERO_CHILDREN = (
+    XERO_CREDIT_NOTE_LINES,
+    XERO_CREDIT_NOTE_LINE_TRACKING,
+    XERO_CREDIT_NOTE_ALLOCATIONS,
+    XERO_CREDIT_NOTE_PAYMENTS,
+)
+
+ALL_XERO = (XERO_CREDIT_NOTES, *XERO_CHILDREN)

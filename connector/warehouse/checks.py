@@ -7,12 +7,14 @@ transaction stays open). Table and column names come from :class:`TableSpec`, ne
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from connector.errors import WarehouseError
+from connector.tables.registry import Rule, Term
 from connector.tables.spec import TableSpec
 
 ANALYTICS_CREDIT_NOTES = "analytics.credit_notes"
@@ -28,11 +30,26 @@ class RejectSummary:
 
 
 @dataclass(frozen=True)
-class LineMismatch:
-    """Headers whose totals differ from the sum of their lines."""
+class Break:
+    """One document breaking one reconciliation rule: what it should be, what it is, by how much.
+
+    ``difference`` is ``actual - expected`` (None when either side is NULL).
+    """
+
+    document_id: str
+    rule: str
+    expected: Decimal | None
+    actual: Decimal | None
+    difference: Decimal | None
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """The breaks of one stream's rules: how many, in how many documents, and the first few."""
 
     count: int
-    sample: list[str] = field(default_factory=list)
+    documents: int = 0
+    sample: list[Break] = field(default_factory=list)
 
 
 def _table(spec: TableSpec) -> sql.Composed:
@@ -101,59 +118,84 @@ def last_successful_load(
     return value if isinstance(value, datetime) else None
 
 
-def lines_mismatch(
-    conn: psycopg.Connection[Any],
-    header: TableSpec,
-    lines: TableSpec,
-    pairs: tuple[tuple[str, str], ...],
-    *,
-    where: str = "",
-    require_lines: bool = False,
-    sample: int = 10,
-) -> LineMismatch:
-    """Headers where some ``header_column`` differs from the sum of its ``line_column``.
+def _term(term: Term, header: TableSpec) -> sql.Composable:
+    if isinstance(term, str):
+        return sql.SQL(term)
+    if term.table.parent_key is None:
+        raise ValueError(f"{term.table.name} has no parent key")
+    where = sql.SQL(f" AND ({term.where})" if term.where else "")
+    return sql.SQL(
+        "coalesce((SELECT sum(c.{col}) FROM {child} c WHERE c.{fk} = h.{pk}{where}), 0)"
+    ).format(
+        col=sql.Identifier(term.column),
+        child=_table(term.table),
+        fk=sql.Identifier(term.table.parent_key),
+        pk=sql.Identifier(header.key[0]),
+        where=where,
+    )
+
+
+def _rule_query(header: TableSpec, rule: Rule) -> sql.Composed:
+    actual = sql.SQL(" + ").join(sql.SQL("({})").format(_term(t, header)) for t in rule.parts)
+    conditions: list[sql.Composable] = [
+        sql.SQL("({actual}) IS DISTINCT FROM ({equals})").format(
+            actual=actual, equals=sql.SQL(rule.equals)
+        )
+    ]
+    if rule.where:
+        conditions.append(sql.SQL(f"({rule.where})"))
+    if rule.require is not None:
+        assert rule.require.parent_key is not None
+        conditions.append(
+            sql.SQL("EXISTS (SELECT 1 FROM {child} r WHERE r.{fk} = h.{pk})").format(
+                child=_table(rule.require),
+                fk=sql.Identifier(rule.require.parent_key),
+                pk=sql.Identifier(header.key[0]),
+            )
+        )
+    return sql.SQL(
+        "SELECT h.{pk}::text, {name}, ({equals})::numeric, ({actual})::numeric "
+        "FROM {header} h WHERE {conditions}"
+    ).format(
+        pk=sql.Identifier(header.key[0]),
+        name=sql.Literal(rule.name),
+        equals=sql.SQL(rule.equals),
+        actual=actual,
+        header=_table(header),
+        conditions=sql.SQL(" AND ").join(conditions),
+    )
+
+
+def reconcile(
+    conn: psycopg.Connection[Any], header: TableSpec, rules: tuple[Rule, ...], *, sample: int = 50
+) -> Reconciliation:
+    """Documents of ``header`` that break one of ``rules``, with the amounts and difference.
 
     Args:
         conn: an open connection.
-        header: the document table.
-        lines: its line table (``parent_key`` points at the header key).
-        pairs: ``(header_column, line_column)`` pairs compared as header = Σ lines.
-        where: a fixed SQL condition on the header alias ``h`` (e.g. ``h.x = 'Exclusive'``);
-            only constant text from callers in this package, never user input.
-        require_lines: skip headers without lines (their totals are not itemised).
-        sample: how many differing ids to return.
+        header: the document table (alias ``h`` in the rules' SQL).
+        rules: what must hold per document (``Σ parts = equals``), from the stream registry.
+        sample: how many breaks to return (``count`` is always the full number).
     """
-    if lines.parent_key is None:
-        raise ValueError(f"{lines.name} has no parent key")
-    pk = sql.Identifier(header.key[0])
-    sums = sql.SQL(", ").join(
-        sql.SQL("sum(l.{c}) AS {a}").format(c=sql.Identifier(lc), a=sql.Identifier(f"s_{i}"))
-        for i, (_, lc) in enumerate(pairs)
+    if not rules:
+        return Reconciliation(count=0)
+    query = sql.SQL(" UNION ALL ").join(
+        sql.SQL("({})").format(_rule_query(header, rule)) for rule in rules
     )
-    differs = sql.SQL(" OR ").join(
-        sql.SQL("h.{h} IS DISTINCT FROM coalesce(s.{a}, 0)").format(
-            h=sql.Identifier(hc), a=sql.Identifier(f"s_{i}")
-        )
-        for i, (hc, _) in enumerate(pairs)
-    )
-    join = sql.SQL("JOIN" if require_lines else "LEFT JOIN")
-    query = sql.SQL(
-        "SELECT h.{pk}::text FROM {header} h {join} ("
-        "SELECT l.{fk} AS k, {sums} FROM {lines} l GROUP BY l.{fk}) s ON s.k = h.{pk} "
-        "WHERE ({differs}) {where} ORDER BY h.{pk}"
-    ).format(
-        pk=pk,
-        header=_table(header),
-        join=join,
-        fk=sql.Identifier(lines.parent_key),
-        sums=sums,
-        lines=_table(lines),
-        differs=differs,
-        where=sql.SQL(f"AND ({where})" if where else ""),
-    )
-    ids = [str(r[0]) for r in conn.execute(query).fetchall()]
+    rows = conn.execute(sql.SQL("{} ORDER BY 1, 2").format(query)).fetchall()
     conn.commit()
-    return LineMismatch(count=len(ids), sample=ids[:sample])
+    breaks = [
+        Break(
+            document_id=str(doc),
+            rule=str(name),
+            expected=expected,
+            actual=actual,
+            difference=None if expected is None or actual is None else actual - expected,
+        )
+        for doc, name, expected, actual in rows
+    ]
+    documents = len({b.document_id for b in breaks})
+    return Reconciliation(count=len(breaks), documents=documents, sample=breaks[:sample])
 
 
 def outbox_open(

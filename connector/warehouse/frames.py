@@ -6,7 +6,8 @@ check). Loading never goes through pandas: rows stream to COPY as tuples, so mem
 bounded by the batch (docs/architecture.md §4, invariant 8).
 """
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -44,3 +45,16 @@ def frame_markdown(frame: "pd.DataFrame", cell_chars: int = CELL_CHARS) -> str:
         return text if len(text) <= cell_chars else text[: cell_chars - 1] + "…"
 
     return str(frame.astype(object).map(cut).to_markdown(index=False))
+
+
+def rows_markdown(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Rows already read (e.g. the breaks of a check) as a markdown table, values as text.
+
+    Decimals are shown with their own scale (``str``), never through a float.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame([[None if v is None else str(v) for v in row] for row in rows])
+    if not frame.empty:
+        frame.columns = list(columns)
+    return frame_markdown(frame, cell_chars=60)

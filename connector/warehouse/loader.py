@@ -92,13 +92,17 @@ class BatchLoader:
             counts.update(
                 inserted=merged.inserted, updated=merged.updated, unchanged=merged.unchanged
             )
-            lines = 0
+            copied = []
             for child_rows in batch.children:
                 child_temp = ensure_temp_table(cur, child_rows.spec)
-                lines += copy_rows(cur, child_temp, child_rows.spec.column_names, child_rows.rows)
+                copied.append(
+                    copy_rows(cur, child_temp, child_rows.spec.column_names, child_rows.rows)
+                )
+            # In order: a child may reference an earlier one (Xero tracking -> its line).
             for child in self.children:
                 replace_children(cur, child, self.header)
-            counts["lines"] = lines
+            # "lines" counts the line table only (allocations, payments are not lines).
+            counts["lines"] = copied[0] if copied else 0
             if self.enqueue_marks:
                 counts["enqueued"] = outbox.enqueue(
                     cur,

@@ -1,7 +1,7 @@
 """analytics.credit_notes: one row per source credit note across the three sources."""
 
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import psycopg
 import pytest
@@ -123,3 +123,43 @@ def test_view_dates_do_not_depend_on_the_session_timezone(
     utc = db.execute(query).fetchall()
     db.execute("SET timezone = 'Pacific/Kiritimati'")
     assert db.execute(query).fetchall() == utc
+
+
+def test_new_money_columns_per_source(warehouse: Warehouse, db: psycopg.Connection) -> None:
+    _load_all(warehouse)
+    columns = [
+        r[0]
+        for r in db.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'analytics' "
+            "AND table_name = 'credit_notes' ORDER BY ordinal_position"
+        ).fetchall()
+    ]
+    assert columns[14:] == [
+        "exchange_rate", "base_subtotal", "base_tax", "base_total", "open_credit",
+        "base_open_credit", "allocated", "refunded", "fully_allocated",
+    ]  # fmt: skip
+    # TRAEDE exports no rate: every new column is NULL there.
+    assert db.execute(
+        "SELECT count(*) FROM analytics.credit_notes WHERE source = 'traede' AND "
+        "num_nonnulls(exchange_rate, base_subtotal, base_tax, base_total, open_credit, "
+        "base_open_credit, allocated, refunded, fully_allocated) > 0"
+    ).fetchone() == (0,)
+    # Unleashed base amounts are its own BC fields, to the digit and scale.
+    assert db.execute(
+        "SELECT count(*) FROM analytics.credit_notes v JOIN staging.unleashed_credit_notes u "
+        "ON v.source = 'unleashed' AND v.source_id = u.credit_number "
+        "WHERE v.base_total::text IS DISTINCT FROM u.bc_total::text "
+        "OR v.exchange_rate::text IS DISTINCT FROM u.exchange_rate::text"
+    ).fetchone() == (0,)
+    # Xero: every foreign note has base amounts; allocated + refunded + open = total when settled.
+    rows = db.execute(
+        "SELECT currency, exchange_rate, total, base_total, allocated, refunded, open_credit, "
+        "fully_allocated FROM analytics.credit_notes WHERE source = 'xero' "
+        "AND status IN ('AUTHORISED', 'PAID')"
+    ).fetchall()
+    assert {r[0] for r in rows} - {"NZD"}, "foreign currencies in the data"
+    for _currency, rate, total, base, allocated, refunded, open_, full in rows:
+        assert base == (total / rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        assert allocated + refunded + open_ == total
+        assert full == (open_ == 0)
+    assert any(r[5] > 0 for r in rows) and any(0 < r[4] < r[2] for r in rows)

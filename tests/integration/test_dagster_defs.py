@@ -54,13 +54,14 @@ def test_definitions_name_every_asset_job_check_and_schedule() -> None:
         for name in ("rejects_in_last_run", "primary_key_unique", "freshness"):
             assert (f"traede/{resource}", name) in checks
         assert (f"traede/{resource}_marked", "outbox_drained") in checks
-    assert ("traede/invoices", "lines_sum_to_header") in checks
-    assert ("traede/credit_notes", "lines_sum_to_header") in checks
-    assert ("traede/accounting_entries", "lines_sum_to_header") not in checks
+    assert ("traede/invoices", "reconciles") in checks
+    assert ("traede/credit_notes", "reconciles") in checks
+    assert ("traede/accounting_entries", "reconciles") not in checks
     for source in ("xero", "unleashed"):
         for name in ("rejects_in_last_run", "primary_key_unique", "freshness"):
             assert (f"{source}/credit_notes", name) in checks
-    assert ("xero/credit_notes", "lines_sum_to_header") in checks
+    assert ("xero/credit_notes", "reconciles") in checks
+    assert ("unleashed/credit_notes", "reconciles") in checks
 
     graph = repo.asset_graph
     marked = graph.get(dg.AssetKey(["traede", "invoices_marked"]))
@@ -95,12 +96,18 @@ def test_assets_and_checks_follow_the_stream_registry() -> None:
         if s.marks:
             keys.add(f"{s.name}_marked")
             assert (f"{s.name}_marked", "outbox_drained") in checks
-        has_totals = (s.name, "lines_sum_to_header") in checks
-        assert has_totals == (s.totals is not None)
+        has_rules = (s.name, "reconciles") in checks
+        assert has_rules == bool(s.rules)
         node = graph.get(dg.AssetKey([s.system, s.resource]))
         assert s.header.name in (node.description or "")
     assert keys == ASSETS
     assert stream("xero", "credit_notes").lines is not None
+    assert [t.table for t in stream("xero", "credit_notes").children] == [
+        "xero_credit_note_lines",
+        "xero_credit_note_line_tracking",
+        "xero_credit_note_allocations",
+        "xero_credit_note_payments",
+    ]
     assert stream("traede", "accounting_entries").lines is None
     with pytest.raises(KeyError, match="known: invoices, credit_notes, accounting_entries"):
         stream("traede", "orders")

@@ -105,9 +105,9 @@ def test_traede_sync_job_loads_marks_and_checks(
             assert marked["calls"] >= -(-len(expected) // 10)
 
         checks = _checks(result)
-        assert len(checks) == 14  # 4 per resource + lines_sum_to_header on two
+        assert len(checks) == 14  # 4 per resource + reconciles on the two with lines
         assert all(checks.values()), {k: v for k, v in checks.items() if not v}
-        assert checks[("traede/invoices", "lines_sum_to_header")]
+        assert checks[("traede/invoices", "reconciles")]
         assert checks[("traede/credit_notes_marked", "outbox_drained")]
         assert_invariants(db, t.state, RESOURCES)
 

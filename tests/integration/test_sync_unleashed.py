@@ -98,6 +98,10 @@ def _expected_header(r: dict) -> dict:
         "tax": _json(r.get("Tax")),
         "sales_order": _json(r.get("SalesOrder")),
         "_raw": _json({k: v for k, v in r.items() if k != "CreditLines"}),
+        "exchange_rate": r.get("ExchangeRate"),
+        "bc_sub_total": r.get("BCSubTotal"),
+        "bc_tax_total": r.get("BCTaxTotal"),
+        "bc_total": r.get("BCTotal"),
     }
 
 
@@ -135,6 +139,9 @@ def _expected_lines(r: dict) -> list[dict]:
                 "guid": line.get("Guid"),
                 "last_modified_on": _ms(line.get("LastModifiedOn")),
                 "_raw": _json(line),
+                "bc_unit_price": line.get("BCUnitPrice"),
+                "bc_line_total": line.get("BCLineTotal"),
+                "bc_line_tax": line.get("BCLineTax"),
             }
         )
     return rows

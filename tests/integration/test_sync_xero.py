@@ -250,7 +250,7 @@ def test_sync_xero_loads_every_tenant_exactly(emulator, warehouse, db) -> None:
     )
     # Long FX rates survive exactly; negative and zero epochs are dates, not errors.
     rates = {r[0] for r in db.execute("SELECT currency_rate::text FROM staging.xero_credit_notes")}
-    assert "0.123456789012345678" in rates
+    assert "0.471183298765432101" in rates
     dates = {r[0] for r in db.execute("SELECT date FROM staging.xero_credit_notes")}
     assert {date(1969, 12, 31), date(1970, 1, 1)} <= dates
     # Running again re-reads the overlap only and changes nothing.

@@ -81,6 +81,11 @@ def test_normalize_vendor_example_every_value() -> None:
         "created_on": MODIFIED,
         "_loaded_at": LOADED,
         "_run_id": "run-1",
+        # the vendor's example carries no rate and no base-currency amounts
+        "exchange_rate": None,
+        "bc_sub_total": None,
+        "bc_tax_total": None,
+        "bc_total": None,
     }
     for value in (row["credit_date"], row["last_modified_on"], row["created_on"]):
         assert value.tzinfo is UTC
@@ -141,6 +146,9 @@ def test_normalize_vendor_example_every_value() -> None:
         "last_modified_on": MODIFIED,
         "_loaded_at": LOADED,
         "_run_id": "run-1",
+        "bc_unit_price": None,
+        "bc_line_total": None,
+        "bc_line_tax": None,
     }
     assert lists["serial_numbers"] == [
         {
@@ -266,3 +274,42 @@ def test_normalize_module_imports_no_io_libraries() -> None:
         if isinstance(node, ast.ImportFrom)
     }
     assert not names & {"httpx", "sqlalchemy", "psycopg", "dagster"}
+
+
+def test_base_currency_fields_are_columns_as_sent_not_recomputed() -> None:
+    record = _example()
+    record.update(ExchangeRate=Decimal("0.546381"), BCSubTotal=Decimal("19.220"),
+                  BCTaxTotal=Decimal("4.580"), BCTotal=Decimal("23.800"))  # fmt: skip
+    record["CreditLines"][0].update(
+        BCUnitPrice=Decimal("1.8302"), BCLineTotal=Decimal("3.660"), BCLineTax=Decimal("0.550")
+    )
+    batch = normalize_credit_notes([record], LOADED, "run-1")
+    assert batch.rejects == []
+    row = _header(batch.headers.rows[0])
+    assert (row["exchange_rate"], row["bc_sub_total"], row["bc_tax_total"], row["bc_total"]) == (
+        Decimal("0.546381"), Decimal("19.220"), Decimal("4.580"), Decimal("23.800"),
+    )  # fmt: skip
+    assert str(row["bc_total"]) == "23.800"  # scale kept
+    line = _line(batch.children[0].rows[0])
+    assert (line["bc_unit_price"], line["bc_line_total"], line["bc_line_tax"]) == (
+        Decimal("1.8302"), Decimal("3.660"), Decimal("0.550"),
+    )  # fmt: skip
+    bad = _example()
+    bad["BCTotal"] = "23.80"
+    [reject] = normalize_credit_notes([bad], LOADED, "run-1").rejects
+    assert reject.field == "BCTotal"
+
+
+def test_generated_base_currency_amounts_add_up() -> None:
+    from connector.emulator.unleashed_data import generate_records
+
+    records = generate_records(3, 40)
+    assert {r["Currency"]["CurrencyCode"] for r in records} >= {"NZD", "EUR"}
+    for r in records:
+        lines = r["CreditLines"]
+        assert r["BCSubTotal"] == sum(ln["BCLineTotal"] for ln in lines)
+        assert r["BCTaxTotal"] == sum(ln["BCLineTax"] for ln in lines)
+        assert r["BCTotal"] == r["BCSubTotal"] + r["BCTaxTotal"]
+        assert r["ExchangeRate"].as_tuple().exponent == -6
+        if r["Currency"]["CurrencyCode"] == "NZD":
+            assert r["BCTotal"] == r["Total"]

@@ -221,3 +221,74 @@ def test_normalize_imports_stay_pure() -> None:
         for alias in node.names
     } | {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not names & {"httpx", "sqlalchemy", "psycopg", "dagster"}
+
+
+def _child(batch, spec, index=0):
+    [rows] = [c.rows for c in batch.children if c.spec is spec]
+    return dict(zip(spec.column_names, rows[index], strict=True))
+
+
+def test_normalize_allocations_payments_and_tracking_into_their_tables() -> None:
+    from connector.tables.xero import (
+        XERO_CHILDREN,
+        XERO_CREDIT_NOTE_ALLOCATIONS,
+        XERO_CREDIT_NOTE_LINE_TRACKING,
+        XERO_CREDIT_NOTE_PAYMENTS,
+    )
+
+    record = _record(
+        Allocations=[
+            {"AllocationID": "a-1", "Amount": Decimal("10.25"),
+             "Date": "/Date(1552521600000+0000)/",
+             "Invoice": {"InvoiceID": "inv-1", "InvoiceNumber": "INV-0551"}},
+            {"AllocationID": "a-2", "Amount": Decimal("0.01"), "Date": "/Date(-86400000+0000)/",
+             "Invoice": {"InvoiceID": "inv-2"}, "IsDeleted": True},
+        ],
+        LineItems=[
+            {"LineItemID": "l-1", "LineAmount": Decimal("30.00"), "Tracking": [
+                {"TrackingCategoryID": "c-1", "TrackingOptionID": "o-1", "Name": "Region",
+                 "Option": "North"},
+                {"TrackingCategoryID": "c-2", "TrackingOptionID": "o-9", "Name": "Department",
+                 "Option": "Wholesale"},
+            ]},
+            {"LineItemID": "l-2", "LineAmount": Decimal("0.00"), "Tracking": []},
+        ],
+    )  # fmt: skip
+    batch = normalize_credit_notes([record], LOADED, RUN)
+    assert batch.rejects == []
+    assert [c.spec for c in batch.children] == list(XERO_CHILDREN)
+    first = _child(batch, XERO_CREDIT_NOTE_ALLOCATIONS, 0)
+    raw = json.loads(first.pop("_raw"), parse_float=Decimal)
+    assert first == {
+        "credit_note_id": CN1, "position": 1, "allocation_id": "a-1",
+        "amount": Decimal("10.25"), "date": date(2019, 3, 14), "invoice_id": "inv-1",
+        "invoice_number": "INV-0551", "is_deleted": None, "_loaded_at": LOADED, "_run_id": RUN,
+    }  # fmt: skip
+    assert raw["Date"] == "/Date(1552521600000+0000)/"  # _raw as received
+    second = _child(batch, XERO_CREDIT_NOTE_ALLOCATIONS, 1)
+    assert (second["position"], second["date"], second["is_deleted"]) == (
+        2, date(1969, 12, 31), True,
+    )  # fmt: skip
+    assert second["invoice_number"] is None
+    # The vendor example's one payment (a 2.00 refund on 14 March 2019), every column.
+    payment = _child(batch, XERO_CREDIT_NOTE_PAYMENTS)
+    payment.pop("_raw")
+    assert payment == {
+        "credit_note_id": CN1, "position": 1,
+        "payment_id": "6b037c9b-2e5d-4905-84d3-eabfb3438242", "date": date(2019, 3, 14),
+        "amount": Decimal("2.0"), "bank_amount": None, "currency_rate": Decimal("1.0"),
+        "reference": "Too much", "status": None, "payment_type": None, "is_reconciled": None,
+        "updated_date_utc": None, "_loaded_at": LOADED, "_run_id": RUN,
+    }  # fmt: skip
+    tracking = next(c.rows for c in batch.children if c.spec is XERO_CREDIT_NOTE_LINE_TRACKING)
+    assert [(r[1], r[2], r[5], r[6]) for r in tracking] == [
+        (1, 1, "Region", "North"), (1, 2, "Department", "Wholesale"),
+    ]  # fmt: skip
+
+
+def test_a_bad_allocation_rejects_the_whole_credit_note() -> None:
+    record = _record(Allocations=[{"Amount": "ten", "Date": "/Date(0+0000)/"}])
+    batch = normalize_credit_notes([record], LOADED, RUN)
+    assert batch.headers.rows == [] and all(c.rows == [] for c in batch.children)
+    [reject] = batch.rejects
+    assert reject.field == "Allocations[1].Amount"
