@@ -26,7 +26,7 @@ class Ascending:
     def __init__(self, stamps: dict[str, int]) -> None:
         self.stamps = dict(stamps)
         self.requests: list[PageRequest] = []
-        self.before: Callable[["Ascending"], None] = lambda _: None
+        self.before: Callable[[Ascending], None] = lambda _: None
 
     def edit(self, record_id: str) -> None:
         self.stamps[record_id] = max(self.stamps.values()) + 1  # Xero: now, the newest
@@ -166,7 +166,7 @@ class Descending:
     def __init__(self, n: int) -> None:
         self.stamps = {f"r{i:04d}": T0 + i for i in range(n)}
         self.calls = 0
-        self.before: Callable[["Descending"], None] = lambda _: None
+        self.before: Callable[[Descending], None] = lambda _: None
 
     def answer(self, page: int, size: int) -> tuple[list[str], int, int]:
         self.calls += 1
