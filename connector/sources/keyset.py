@@ -11,14 +11,17 @@ dropped here and would be absorbed by the upsert anyway.
 
 Edge cases, each with its rule:
 
-- A full page whose records all share the bound's second cannot raise the bound. Within that
-  "crowded" second the pass falls back to page numbers (``page`` 2, 3, ... under the same
-  bound). An edit there can shift a record across a page boundary again, so every record served
-  from a crowded second is remembered; if one shows up later in the pass with a newer
-  timestamp, the pass is *disturbed* and, once it reaches the end, reads again from that
-  second (at most ``max_rewinds`` times, else a :class:`ContractError`). Until a pass with a
-  crowded second has completed undisturbed, :attr:`KeysetPage.hold` tells the caller not to
-  move its cursor past that second.
+- A full page whose records all share the bound's second cannot raise the bound (more records
+  in one second than a page holds). Page numbers under that bound in the same ascending order
+  would be exposed to the shift again, so the rest of the pass reads the listing from that
+  second *newest first* (``descending``) by page number: an edit moves a record to the front,
+  which only shifts the rest to the right (a repeat, never a skip; Xero never hard-deletes a
+  credit note, docs/apis.md §2.4). Newest first, nothing older is known to be complete until
+  the last page, so every page of that phase carries :attr:`KeysetPage.hold`: the caller's
+  cursor must not pass the crowded second before the pass ends. A record edited during the
+  phase went to the front (already read) with a time after every record read, so the pass
+  ends with "top-up" rounds: newest first again until a page reaches the newest record read;
+  a round of a single request leaves nothing behind.
 - A page shorter than the page size ends the pass, and so does a valid ``pageCount`` reached.
 - A record older than the bound, or a page-numbered page repeating the previous one, means the
   server ignores the bound or the paging: a :class:`ContractError`, never a silent loop.
@@ -36,10 +39,14 @@ Record = dict[str, Any]
 
 @dataclass(frozen=True)
 class PageRequest:
-    """What to ask next: records modified since ``since`` (None: all), page ``page`` (1-based)."""
+    """What to ask next: records modified since ``since`` (None: all), page ``page``.
+
+    Pages are 1-based; the listing is oldest first, or newest first when ``descending``.
+    """
 
     since: datetime | None
     page: int
+    descending: bool = False
 
 
 class KeysetPage(list[Record]):
@@ -69,7 +76,6 @@ class KeysetPaginator:
         stamp: a record's modified instant, None when it has none readable.
         system: source name for errors.
         endpoint: endpoint name for errors.
-        max_rewinds: how often a disturbed crowded second is read again before giving up.
     """
 
     def __init__(
@@ -81,111 +87,121 @@ class KeysetPaginator:
         stamp: Callable[[Record], datetime | None],
         system: str,
         endpoint: str,
-        max_rewinds: int = 3,
     ) -> None:
         self.page_size = page_size
         self._key, self._stamp = key, stamp
         self._system, self._endpoint = system, endpoint
-        self._max_rewinds = max_rewinds
         self._since = None if since is None else second(since)
         self._page = 1
+        self._descending = False
+        self._newest_read: datetime | None = None  # the newest record of the descending phase
+        # Top-up rounds after the descending phase: what is at or below ``_floor`` is in.
+        self._floor: datetime | None = None
+        self._round_requests = 0
         self._done = False
-        # Records served whose timestamp is at or above the bound (a next request may repeat
-        # them): id -> timestamp.
+        # Records served at or above the bound (the next keyset request may repeat them):
+        # id -> timestamp. Bounded by the records of one second plus one page.
         self._seen: dict[str, datetime] = {}
         self._previous_ids: tuple[str, ...] = ()
-        self._crowded: datetime | None = None  # the lowest crowded second of this pass
-        self._crowded_ids: dict[str, datetime] = {}
-        self._disturbed = False
-        self.rewinds = 0
         self.requests = 0
         self.stop_reason = ""
 
     @property
     def hold(self) -> datetime | None:
         """The highest cursor value that is safe before the pass ends (None: no limit)."""
-        return self._crowded
+        return self._since if self._descending and not self._done else None
 
     def next_request(self) -> PageRequest | None:
         """The next request of the pass, or None once the pass is complete."""
         if self._done:
             return None
         self.requests += 1
-        return PageRequest(self._since, self._page)
+        return PageRequest(self._since, self._page, self._descending)
 
     def receive(self, records: list[Record], page_count: int | None) -> KeysetPage:
         """Take the response to the last request; return its new records.
 
+        Args:
+            records: the response's records, in the server's order.
+            page_count: the server's page count for this request, if it sent one.
+
         Raises:
-            ContractError: the server ignored the bound or the paging, or a crowded second
-                kept being disturbed.
+            ContractError: the server ignored the bound or the paging.
         """
         stamps = [self._stamp(r) for r in records]
         ids = tuple(self._key(r) for r in records)
         self._check(records, stamps, ids)
-        fresh = [r for r, i, s in zip(records, ids, stamps, strict=True) if self._new(i, s)]
-        in_crowd = self._page > 1
+        hold = self.hold
         full = len(records) >= self.page_size
-        top = max((second(s) for s in stamps if s is not None), default=None)
-        if full and (top is None or (self._since is not None and top <= self._since)):
-            in_crowd = True  # a whole page in the bound's second: page numbers from here
-        if in_crowd:
-            crowd_second = self._since if self._since is not None else top
-            if crowd_second is not None and (self._crowded is None or crowd_second < self._crowded):
-                self._crowded = crowd_second
-            for i, s in zip(ids, stamps, strict=True):
-                if s is not None and second(s) == crowd_second:
-                    self._crowded_ids[i] = s
+        if self._descending:
+            return KeysetPage(self._descending_page(records, stamps, full, page_count), hold)
+        fresh = [
+            r
+            for r, i, s in zip(records, ids, stamps, strict=True)
+            if s is None or self._seen.get(i) != s
+        ]
         for i, s in zip(ids, stamps, strict=True):
             if s is not None:
                 self._seen[i] = s
-        hold = self._crowded
-        self._advance(full, top, page_count)
+        top = max((second(s) for s in stamps if s is not None), default=None)
+        if not full:
+            self._end("a short page")
+        elif page_count is not None and page_count >= 1 and self._page >= page_count:
+            self._end(f"page {self._page} of pageCount {page_count}")
+        elif top is not None and (self._since is None or top > self._since):
+            self._since = top  # keyset: page 1 again, from the highest second received
+            self._seen = {i: s for i, s in self._seen.items() if s >= top}
+        else:
+            # A full page inside the bound's second: newest first by page number from here.
+            self._descending, self._page, self._seen = True, 1, {}
+            hold = self.hold
         return KeysetPage(fresh, hold)
 
     # --- the rule -------------------------------------------------------------------------
 
-    def _advance(self, full: bool, top: datetime | None, page_count: int | None) -> None:
-        page_count_valid = isinstance(page_count, int) and page_count >= 1
-        if not full:
-            self._end("a short page")
-        elif page_count_valid and page_count is not None and self._page >= page_count:
-            self._end(f"page {self._page} of pageCount {page_count}")
-        elif top is not None and (self._since is None or top > self._since):
-            self._since, self._page = top, 1  # keyset: from page 1 at the highest second
-            self._seen = {i: s for i, s in self._seen.items() if s >= top}
+    def _descending_page(
+        self,
+        records: list[Record],
+        stamps: list[datetime | None],
+        full: bool,
+        page_count: int | None,
+    ) -> list[Record]:
+        # Newest first by page number: repeats are rare (only edits shift the listing) and are
+        # left to the upsert, so memory stays bounded by the page.
+        floor = self._floor
+        for s in stamps:
+            if s is not None and (self._newest_read is None or s > self._newest_read):
+                self._newest_read = s
+        last = not full or (page_count is not None and 1 <= page_count <= self._page)
+        if floor is None:  # the descending phase over everything from the crowded second
+            if last:
+                self._top_up()
+            else:
+                self._page += 1
+            return list(records)
+        self._round_requests += 1
+        fresh = [r for r, s in zip(records, stamps, strict=True) if s is None or s > floor]
+        if not last and len(fresh) == len(records):
+            self._page += 1  # a whole page edited during the phase: read on
+        elif self._round_requests == 1:
+            self._end(f"a top-up page {self._page} reaching what was read (newest first)")
         else:
-            self._page += 1  # a crowded second: page numbers under the same bound
+            self._top_up()
+        return fresh
+
+    def _top_up(self) -> None:
+        # Everything up to the newest record read is in. A record edited meanwhile went to the
+        # front (already read) with a later time: read newest first again until a page reaches
+        # what was read; a round of one request leaves nothing behind.
+        if self._newest_read is None:
+            self._end(f"the last page {self._page} (newest first)")
+            return
+        self._floor, self._page, self._round_requests = self._newest_read, 1, 0
+        self._previous_ids = ()
 
     def _end(self, why: str) -> None:
-        if self._disturbed and self._crowded is not None:
-            if self.rewinds >= self._max_rewinds:
-                raise ContractError(
-                    self._system,
-                    self._endpoint,
-                    f"records modified in the crowded second {self._crowded.isoformat()} kept "
-                    f"being edited while it was read ({self.rewinds} re-reads); the cursor "
-                    "stays at that second, run again",
-                )
-            self.rewinds += 1
-            self._since, self._page = self._crowded, 1
-            self._crowded, self._crowded_ids, self._disturbed = None, {}, False
-            self._seen = {}
-            self.stop_reason = ""
-            return
         self._done = True
-        self._crowded = None
         self.stop_reason = why
-
-    def _new(self, record_id: str, stamp: datetime | None) -> bool:
-        if stamp is None:
-            return True
-        crowded = self._crowded_ids.get(record_id)
-        if crowded is not None and stamp > crowded:
-            # Served from a crowded second and edited since: page numbers there may have
-            # stepped over a neighbour.
-            self._disturbed = True
-        return self._seen.get(record_id) != stamp
 
     def _check(
         self, records: list[Record], stamps: list[datetime | None], ids: tuple[str, ...]

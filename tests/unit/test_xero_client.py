@@ -228,8 +228,9 @@ def test_client_contract_errors(content: bytes) -> None:
 
 def test_client_detects_page_loop_and_ignored_paging() -> None:
     same = _page([_note(1), _note(2)])
-    # 1: page 1; 2: page 1 from that second (all in it: a crowded second); 3: page 2 repeats.
-    server = Server([httpx.Response(200, content=same) for _ in range(3)])
+    # 1: page 1; 2: page 1 from that second (all in it: a crowded second); 3: newest first,
+    # page 1; 4: page 2 repeats it.
+    server = Server([httpx.Response(200, content=same) for _ in range(4)])
     with _client(server, FakeTime(), page_size=2) as client, pytest.raises(ContractError):
         list(client.credit_note_pages("t1", None))
     server = Server([httpx.Response(200, content=_page([_note(1), _note(2), _note(3)]))])

@@ -4,10 +4,10 @@ Auth is the client_credentials grant (custom connections; docs/apis.md §2.1): t
 until shortly before it expires and fetched again once on a 401. Pages are requested with
 ``order=UpdatedDateUTC ASC``, ``unitdp=4`` and ``If-Modified-Since`` (UTC, seconds), keyset
 style (``connector/sources/keyset.py``): page 1 again from the highest second received, until a
-short page or the last ``pageCount``. Calls are paced per tenant under the minute limit so
-steady state sees no 429; a 429 ``minute``/``concurrent`` (or the legacy 503) is retried after
-``Retry-After``, and a 429 ``day`` ends the run at once with :class:`DailyLimitError` (waiting
-hours is pointless).
+short page or the last ``pageCount`` (newest first by page number past a crowded second).
+Calls are paced per tenant under the minute limit so steady state sees no 429; a 429
+``minute``/``concurrent`` (or the legacy 503) is retried after ``Retry-After``, and a 429
+``day`` ends the run at once with :class:`DailyLimitError` (waiting hours is pointless).
 """
 
 import logging
@@ -116,8 +116,9 @@ class XeroClient(PooledClient):
         Paging is keyset on ``UpdatedDateUTC`` (:class:`KeysetPaginator`): each request asks
         page 1 again with ``If-Modified-Since`` raised to the highest second received, so a
         note edited mid-crawl (moved to the end) cannot push a neighbour across a page boundary
-        unseen. Repeats of the boundary second are dropped; each page carries ``hold``, the
-        highest cursor value that is safe before the pass ends.
+        unseen. Repeats of the boundary second are dropped. More notes in one second than a
+        page holds switch the rest of the pass to newest first by page number; such pages
+        carry ``hold``, the highest cursor value that is safe before the pass ends.
 
         Raises:
             DailyLimitError: the tenant's daily quota is spent (not retried).
@@ -134,7 +135,9 @@ class XeroClient(PooledClient):
             endpoint=ENDPOINT,
         )
         while (request := pager.next_request()) is not None:
-            body = self._get_page(tenant_id, request.since, request.page)
+            body = self._get_page(
+                tenant_id, request.since, request.page, descending=request.descending
+            )
             records: list[dict[str, Any]] = body[ROOT_KEY]
             pagination = body.get("pagination")
             count = pagination.get("pageCount") if isinstance(pagination, dict) else None
@@ -171,14 +174,20 @@ class XeroClient(PooledClient):
         return self._pacers[key]
 
     def _get_page(
-        self, tenant: str | None, since: datetime | None, page: int, *, page_size: int = 0
+        self,
+        tenant: str | None,
+        since: datetime | None,
+        page: int,
+        *,
+        page_size: int = 0,
+        descending: bool = False,
     ) -> dict[str, Any]:
         url = self.settings.base_url + CREDIT_NOTES_PATH
         params = {
             "page": str(page),
             "pageSize": str(page_size or self.page_size),
             "unitdp": str(UNIT_DP),
-            "order": "UpdatedDateUTC ASC",
+            "order": "UpdatedDateUTC DESC" if descending else "UpdatedDateUTC ASC",
         }
         headers = {"Accept": "application/json"}
         if tenant:

@@ -46,15 +46,19 @@ _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def ms_instant(value: Any) -> datetime | None:
+    """A ``/Date(ms[±hhmm])/`` value as a UTC instant (the millis), None if it is not one."""
+    match = _MS_DATE.match(value) if isinstance(value, str) else None
+    return None if match is None else _EPOCH + timedelta(milliseconds=int(match.group(1)))
+
+
 def updated_instant(record: Any) -> datetime | None:
     """A record's ``UpdatedDateUTC`` as a UTC instant (the millis; the offset is display only).
 
     None when the record has none readable: the normalizer rejects such a record, paging just
     does not key on it.
     """
-    value = record.get("UpdatedDateUTC") if isinstance(record, dict) else None
-    match = _MS_DATE.match(value) if isinstance(value, str) else None
-    return None if match is None else _EPOCH + timedelta(milliseconds=int(match.group(1)))
+    return ms_instant(record.get("UpdatedDateUTC") if isinstance(record, dict) else None)
 
 
 def credit_note_id(record: Any) -> str:
