@@ -149,26 +149,36 @@ def sync_traede(
     report(result)
 
 
+full_option = click.option(
+    "--full",
+    is_flag=True,
+    help="Full re-sync: re-read everything whatever the cursor, upsert, and leave the cursor "
+    "where a normal run would (catches edits that never bump the modified timestamp).",
+)
+
+
 @sync.command("xero")
-def sync_xero() -> None:
+@full_option
+def sync_xero(full: bool) -> None:
     """Load Xero credit notes changed since the stored cursor (per tenant)."""
     from connector.config import XeroSettings
     from connector.flows.xero import sync_xero as run
 
     settings = _guard(XeroSettings.from_env)
     wh = _guard(_warehouse)
-    report(_guard(lambda: run(settings, wh)))
+    report(_guard(lambda: run(settings, wh, full=full)))
 
 
 @sync.command("unleashed")
-def sync_unleashed() -> None:
+@full_option
+def sync_unleashed(full: bool) -> None:
     """Load Unleashed credit notes changed since the stored cursor."""
     from connector.config import UnleashedSettings
     from connector.flows.unleashed import sync_unleashed as run
 
     settings = _guard(UnleashedSettings.from_env)
     wh = _guard(_warehouse)
-    report(_guard(lambda: run(settings, wh)))
+    report(_guard(lambda: run(settings, wh, full=full)))
 
 
 @main.group()

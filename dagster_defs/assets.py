@@ -27,7 +27,7 @@ from dagster_defs.resources import (
     WarehouseResource,
     XeroApiResource,
 )
-from dagster_defs.run_config import TraedeLoadConfig, TraedeMarkConfig
+from dagster_defs.run_config import CursorLoadConfig, TraedeLoadConfig, TraedeMarkConfig
 
 # Transient HTTP failures are retried inside the client (connector/sources/retry.py, at most
 # CONNECTOR_MAX_RETRY_WAIT = 300 s of waiting per call). This policy only covers a whole load
@@ -43,26 +43,29 @@ Sync = Callable[[Warehouse], SyncResult]
 class CursorSync:
     """A stream loaded from a stored cursor: how to read its settings and run its flow.
 
-    ``prepare`` gets the step's resources (the API resource is keyed by the stream's system)
-    and the Dagster run id; it reads the settings, so a configuration error fails the step
-    before the database is opened, and returns the sync to run against the warehouse.
+    ``prepare`` gets the step's resources (the API resource is keyed by the stream's system),
+    the Dagster run id and whether the run is a full re-sync; it reads the settings, so a
+    configuration error fails the step before the database is opened, and returns the sync to
+    run against the warehouse.
     """
 
     label: str
     changed: str
-    prepare: Callable[[Any, str], Sync]
+    prepare: Callable[[Any, str, bool], Sync]
 
 
-def _xero(resources: Any, run_id: str) -> Sync:
+def _xero(resources: Any, run_id: str, full: bool) -> Sync:
     api: XeroApiResource = resources.xero
     settings = api.settings()
-    return lambda wh: sync_xero(settings, wh, trigger="dagster", external_run_id=run_id)
+    return lambda wh: sync_xero(settings, wh, trigger="dagster", external_run_id=run_id, full=full)
 
 
-def _unleashed(resources: Any, run_id: str) -> Sync:
+def _unleashed(resources: Any, run_id: str, full: bool) -> Sync:
     api: UnleashedApiResource = resources.unleashed
     settings = api.settings()
-    return lambda wh: sync_unleashed(settings, wh, trigger="dagster", external_run_id=run_id)
+    return lambda wh: sync_unleashed(
+        settings, wh, trigger="dagster", external_run_id=run_id, full=full
+    )
 
 
 # Stream name -> its cursor flow. Every stream outside TRAEDE needs one (checked at import).
@@ -166,12 +169,14 @@ def cursor_load_asset(stream: Stream) -> dg.AssetsDefinition:
         pool=pool(stream),
         required_resource_keys={stream.system, "warehouse"},
         description=f"{sync.label} {stream.resource.replace('_', ' ')} {sync.changed}, "
-        f"upserted into {stream.header.name} (and lines).",
+        f"upserted into {stream.header.name} (and lines); config full=true re-reads everything.",
     )
-    def _load(context: dg.AssetExecutionContext) -> dg.MaterializeResult[None]:
+    def _load(
+        context: dg.AssetExecutionContext, config: CursorLoadConfig
+    ) -> dg.MaterializeResult[None]:
         warehouse: WarehouseResource = context.resources.warehouse
         with typed_failure():
-            run = sync.prepare(context.resources, context.run_id)
+            run = sync.prepare(context.resources, context.run_id, config.full)
             with warehouse.open() as wh:
                 result = run(wh)
                 raise_for(result)

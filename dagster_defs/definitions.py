@@ -1,7 +1,7 @@
 """The single ``Definitions`` object that workspace.yaml loads.
 
 Nothing here reads a secret: resources fall back to the README's environment variables when a
-step runs. The schedule's timezone is not secret and is read once here from
+step runs. The schedules' timezone is not secret and is read once here from
 ``CONNECTOR_SCHEDULE_TIMEZONE`` (default UTC).
 """
 
@@ -18,7 +18,13 @@ from dagster_defs.resources import (
     WarehouseResource,
     XeroApiResource,
 )
-from dagster_defs.schedules import SYSTEM_JOBS, build_nightly_sync, nightly_sync_job
+from dagster_defs.schedules import (
+    SYSTEM_JOBS,
+    build_nightly_sync,
+    build_weekly_full_resync,
+    full_resync_job,
+    nightly_sync_job,
+)
 
 SCHEDULE_TIMEZONE = dg.EnvVar("CONNECTOR_SCHEDULE_TIMEZONE").get_value() or "UTC"
 
@@ -40,8 +46,8 @@ def build_definitions(
     return dg.Definitions(
         assets=all_assets(),
         asset_checks=all_checks(),
-        jobs=[*SYSTEM_JOBS.values(), nightly_sync_job],
-        schedules=[build_nightly_sync(timezone)],
+        jobs=[*SYSTEM_JOBS.values(), nightly_sync_job, full_resync_job],
+        schedules=[build_nightly_sync(timezone), build_weekly_full_resync(timezone)],
         resources={**default_resources(), **(resources or {})},
     )
 

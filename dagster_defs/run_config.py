@@ -1,4 +1,5 @@
-"""Run config of the TRAEDE steps and the default a TRAEDE job shows in the Launchpad."""
+"""Run config of the load steps (TRAEDE, and the cursor sources' ``full`` re-sync) and the
+defaults jobs show in the Launchpad."""
 
 from typing import Any
 
@@ -30,6 +31,28 @@ class TraedeMarkConfig(dg.Config):
         description="Mark-as-exported calls in flight (1-32). Empty: the resource's "
         "mark_concurrency, else TRAEDE_MARK_CONCURRENCY, else 4.",
     )
+
+
+class CursorLoadConfig(dg.Config):
+    """Run config of a cursor-source load step (Xero, Unleashed)."""
+
+    full: bool = Field(
+        default=False,
+        description="Full re-sync: re-read every document whatever the cursor, upsert, and "
+        "leave the cursor where a normal run would (catches edits that never bump the "
+        "modified timestamp). Same as `connector sync <source> --full`.",
+    )
+
+
+def cursor_run_config(systems: tuple[str, ...], *, full: bool = False) -> dict[str, Any]:
+    """Run config of the cursor-source load steps of ``systems`` with ``full`` set."""
+    ops: dict[str, Any] = {}
+    for system in systems:
+        for stream in streams(system):
+            ops[asset_key(stream).to_python_identifier()] = {
+                "config": CursorLoadConfig(full=full).model_dump()
+            }
+    return {"ops": ops}
 
 
 def traede_run_config() -> dict[str, Any]:

@@ -66,8 +66,20 @@ def emulator_traede(
 @click.option("--tenants", default="tenant-a", show_default=True, help="Comma-separated.")
 @click.option("--client-id", default="emulator-client", show_default=True)
 @click.option("--client-secret", default="emulator-secret", show_default=True)
+@click.option(
+    "--edit-mid-crawl",
+    default=0,
+    show_default=True,
+    help="Before each page, edit this many notes already served (they move to the end).",
+)
 def emulator_xero(
-    port: int, seed: int, count: int, tenants: str, client_id: str, client_secret: str
+    port: int,
+    seed: int,
+    count: int,
+    tenants: str,
+    client_id: str,
+    client_secret: str,
+    edit_mid_crawl: int,
 ) -> None:
     """The Xero Accounting API emulator (credit notes, OAuth2 client credentials)."""
     from connector.emulator.server import serve_forever
@@ -79,6 +91,7 @@ def emulator_xero(
         count=count,
         client_id=client_id,
         client_secret=client_secret,
+        edit_mid_crawl=edit_mid_crawl,
     )
     base = f"http://127.0.0.1:{port}"
     click.echo(f"Xero emulator on {base}")
@@ -95,12 +108,39 @@ def emulator_xero(
 @click.option("--count", default=500, show_default=True)
 @click.option("--api-id", default="emulator-id", show_default=True)
 @click.option("--api-key", default="emulator-key", show_default=True)
-def emulator_unleashed(port: int, seed: int, count: int, api_id: str, api_key: str) -> None:
+@click.option(
+    "--edit-mid-crawl",
+    default=0,
+    show_default=True,
+    help="Before each page, edit this many notes already served (they move to page 1).",
+)
+@click.option(
+    "--delete-mid-crawl",
+    default=0,
+    show_default=True,
+    help="Delete one note already served before each page until this many are gone.",
+)
+def emulator_unleashed(
+    port: int,
+    seed: int,
+    count: int,
+    api_id: str,
+    api_key: str,
+    edit_mid_crawl: int,
+    delete_mid_crawl: int,
+) -> None:
     """The Unleashed API emulator (credit notes, HMAC-signed requests)."""
     from connector.emulator.server import serve_forever
     from connector.emulator.unleashed import create_unleashed_app
 
-    app, _ = create_unleashed_app(seed=seed, count=count, api_id=api_id, api_key=api_key)
+    app, _ = create_unleashed_app(
+        seed=seed,
+        count=count,
+        api_id=api_id,
+        api_key=api_key,
+        edit_mid_crawl=edit_mid_crawl,
+        delete_mid_crawl=delete_mid_crawl,
+    )
     click.echo(f"Unleashed emulator on http://127.0.0.1:{port}")
     click.echo(f"  export UNLEASHED_BASE_URL=http://127.0.0.1:{port}")
     # The emulator's own made-up credentials, not secrets: printed so they can be copied.

@@ -41,9 +41,23 @@ def create_unleashed_app(
     api_key: str = DEFAULT_API_KEY,
     day_granularity: bool = False,
     include_example: bool = True,
+    edit_mid_crawl: int = 0,
+    delete_mid_crawl: int = 0,
 ) -> tuple[Starlette, UnleashedState]:
-    """Build the emulator app and its state (``count`` seeded records + the vendor example)."""
-    state = UnleashedState(api_id=api_id, api_key=api_key, day_granularity=day_granularity)
+    """Build the emulator app and its state (``count`` seeded records + the vendor example).
+
+    ``edit_mid_crawl`` edits that many notes already served before each page request (they
+    move to page 1); ``delete_mid_crawl`` deletes one note already served before each page
+    request until that many are gone. Both can also be set with
+    ``POST /_emulator/unleashed/mid-crawl`` (``{"edit": n, "delete": m}``).
+    """
+    state = UnleashedState(
+        api_id=api_id,
+        api_key=api_key,
+        day_granularity=day_granularity,
+        edit_mid_crawl=edit_mid_crawl,
+        delete_mid_crawl=delete_mid_crawl,
+    )
     for record in generate_records(seed, count):
         state.put_raw(dumps(record))
     if include_example:
@@ -61,6 +75,15 @@ def create_unleashed_app(
         record = state.edit(body["CreditNumber"], body.get("changes") or {}, modified=modified)
         return Response(dumps(record), media_type=_JSON)
 
+    async def admin_mid_crawl(request: Request) -> Response:
+        body = parse_json(await request.body())
+        values = [body.get(k, 0) for k in ("edit", "delete")] if isinstance(body, dict) else []
+        if len(values) != 2 or not all(isinstance(v, int) and v >= 0 for v in values):
+            return _error(400, 'Body must be {"edit": <per page>, "delete": <budget>}')
+        with state.lock:
+            state.edit_mid_crawl, state.delete_mid_crawl = values
+        return JSONResponse({"edit": values[0], "delete": values[1]})
+
     async def admin_state(request: Request) -> Response:
         return JSONResponse(state.snapshot())
 
@@ -69,6 +92,7 @@ def create_unleashed_app(
         Route("/CreditNotes/Page/{page}", credit_notes),
         Route("/CreditNotes/{page}", credit_notes),
         Route("/_emulator/unleashed/credit-notes", admin_edit, methods=["POST"]),
+        Route("/_emulator/unleashed/mid-crawl", admin_mid_crawl, methods=["POST"]),
         Route("/_emulator/state", admin_state),
     ]
     return Starlette(routes=routes), state
@@ -128,12 +152,14 @@ def _answer(
     page = int(page_text)
     if state.on_page is not None:
         state.on_page(page)
+    state.churn()  # the mid-crawl modes (off unless set)
     try:
         notes, size = _select(state, request.query_params)
     except ValueError as exc:
         return _error(400, str(exc))
     pages = 0 if size == 0 else -(-len(notes) // size)
     chosen = [] if size == 0 else notes[(page - 1) * size : page * size]
+    state.mark_served(chosen)
     pagination = {
         "NumberOfItems": len(notes),
         "PageSize": size,

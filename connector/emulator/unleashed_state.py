@@ -54,6 +54,14 @@ class UnleashedState:
     signature_failures: int = 0
     faults: dict[int, tuple[int, float | None]] = field(default_factory=dict)
     on_page: Callable[[int], None] | None = None
+    # Mid-crawl modes, applied before each page request: edit this many notes already served
+    # (they jump to page 1), and delete notes already served while the budget lasts (one per
+    # request; Unleashed deletes Parked free credits without a trace, shifting the rest left).
+    edit_mid_crawl: int = 0
+    delete_mid_crawl: int = 0
+    mid_crawl_edits: list[str] = field(default_factory=list)
+    mid_crawl_deletes: list[str] = field(default_factory=list)
+    served: dict[str, None] = field(default_factory=dict)
     clock: datetime = field(default_factory=lambda: datetime(2025, 1, 1, tzinfo=UTC))
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -94,6 +102,29 @@ class UnleashedState:
         with self.lock:
             self.notes.pop(credit_number, None)
 
+    def churn(self) -> None:
+        """Apply the mid-crawl modes to notes already served (oldest served first)."""
+        with self.lock:
+            served = [n for n in self.served if n in self.notes]
+            for _ in range(self.edit_mid_crawl if served else 0):
+                number = served[len(self.mid_crawl_edits) % len(served)]
+                self.edit(
+                    number, {"Comments": f"edited mid-crawl #{len(self.mid_crawl_edits) + 1}"}
+                )
+                self.mid_crawl_edits.append(number)
+            if self.delete_mid_crawl > 0 and served:
+                victim = next((n for n in served if n not in self.mid_crawl_edits), served[0])
+                self.delete(victim)
+                self.served.pop(victim, None)
+                self.mid_crawl_deletes.append(victim)
+                self.delete_mid_crawl -= 1
+
+    def mark_served(self, notes: list[Note]) -> None:
+        """Remember the notes a page carried (the candidates for :meth:`churn`)."""
+        with self.lock:
+            for note in notes:
+                self.served[note.credit_number] = None
+
     def ordered(self) -> list[Note]:
         """Every record, newest ``LastModifiedOn`` first."""
         with self.lock:
@@ -116,4 +147,6 @@ class UnleashedState:
                 "count": len(self.notes),
                 "calls": list(self.calls),
                 "signature_failures": self.signature_failures,
+                "mid_crawl_edits": len(self.mid_crawl_edits),
+                "mid_crawl_deletes": list(self.mid_crawl_deletes),
             }

@@ -3,8 +3,10 @@
 Routes: ``POST /connect/token`` (client_credentials; Basic auth or form fields) and
 ``GET /api.xro/2.0/CreditNotes`` (``If-Modified-Since``, ``page``, ``pageSize`` ≤ 1000,
 ``order``, ``unitdp``, ``where`` with ``Status==""``/``Type==""`` clauses joined by ``&&``,
-``xero-tenant-id``). Admin, no auth: ``GET /_emulator/state`` and
-``POST /_emulator/xero/{tenant}/credit-notes`` (a record or a list; merged by CreditNoteID).
+``xero-tenant-id``). Admin, no auth: ``GET /_emulator/state``,
+``POST /_emulator/xero/{tenant}/credit-notes`` (a record or a list; merged by CreditNoteID) and
+``POST /_emulator/xero/edit-mid-crawl`` (``{"per_page": n}``: before each page, edit n notes
+already served, as a user editing during a crawl would; 0 turns it off).
 So the connector's base URL is ``<server>/api.xro/2.0`` and its token URL
 ``<server>/connect/token``.
 """
@@ -128,6 +130,15 @@ def _routes(state: XeroState) -> list[Route]:
     async def admin_state(request: Request) -> Response:
         return _json(state.snapshot())
 
+    async def admin_mid_crawl(request: Request) -> Response:
+        body = parse_json(await request.body())
+        per_page = body.get("per_page") if isinstance(body, dict) else None
+        if not isinstance(per_page, int) or per_page < 0:
+            return _json({"error": 'send {"per_page": <edits before each page, 0 = off>}'}, 400)
+        with state.lock:
+            state.edit_mid_crawl = per_page
+        return _json({"edit_mid_crawl": per_page})
+
     async def admin_put(request: Request) -> Response:
         tenant = request.path_params["tenant"]
         if tenant not in state.tenants:
@@ -141,6 +152,7 @@ def _routes(state: XeroState) -> list[Route]:
         Route(f"{API_PREFIX}/CreditNotes", credit_notes, methods=["GET"]),
         Route("/_emulator/state", admin_state, methods=["GET"]),
         Route("/_emulator/xero/{tenant}/credit-notes", admin_put, methods=["POST"]),
+        Route("/_emulator/xero/edit-mid-crawl", admin_mid_crawl, methods=["POST"]),
     ]
 
 
@@ -185,6 +197,7 @@ def create_xero_app(
     legacy_throttle: bool = False,
     require_tenant_header: bool = True,
     response_delay: float = 0.0,
+    edit_mid_crawl: int = 0,
 ) -> tuple[Starlette, XeroState]:
     """Build the emulator app and its state (tests keep the state to edit data and count calls).
 
@@ -205,6 +218,8 @@ def create_xero_app(
         legacy_throttle: answer throttling with the pre-OAuth2 503 body instead of 429.
         require_tenant_header: False emulates a custom connection (no header needed).
         response_delay: seconds each API call takes (to exercise the concurrency limit).
+        edit_mid_crawl: before each page request, edit this many notes already served (their
+            UpdatedDateUTC becomes now, so they move to the end of the listing); 0 = off.
     """
     state = XeroState(
         seed=seed,
@@ -224,6 +239,7 @@ def create_xero_app(
         legacy_throttle=legacy_throttle,
         require_tenant_header=require_tenant_header,
         response_delay=response_delay,
+        edit_mid_crawl=edit_mid_crawl,
         **({"clock": clock} if clock is not None else {}),
     )
     return Starlette(routes=_routes(state)), state

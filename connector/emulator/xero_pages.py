@@ -67,6 +67,8 @@ def build_page(state: XeroState, tenant: str, request: Request) -> Response:
     since = _parse_since(since_header) if since_header else None
     if page is not None and state.on_page is not None:
         state.on_page(tenant, page)  # tests edit records between page requests
+    if page is not None:
+        state.churn(tenant)  # the edit-mid-crawl mode: notes already served move to the end
     notes = [
         n
         for n in state.ordered(tenant, order)
@@ -87,6 +89,7 @@ def build_page(state: XeroState, tenant: str, request: Request) -> Response:
             "itemCount": len(notes),
         }
         notes = notes[(page - 1) * size : page * size]
+    state.mark_served(tenant, notes)
     body = dumps(envelope)[:-1] + b',"CreditNotes":['
     body += b",".join(n.render(unitdp) for n in notes) + b"]}"
     return Response(body, 200, media_type="application/json")

@@ -76,8 +76,14 @@ class XeroState:
         legacy_throttle: bool = False,
         require_tenant_header: bool = True,
         response_delay: float = 0.0,
+        edit_mid_crawl: int = 0,
     ) -> None:
         self.lock = threading.RLock()
+        # Edits of notes already served, made before each CreditNotes page is built (as Xero
+        # does when a user edits while a client pages: the note's UpdatedDateUTC becomes now).
+        self.edit_mid_crawl = edit_mid_crawl
+        self.mid_crawl_edits: list[str] = []
+        self.served: dict[str, dict[str, None]] = {}
         self.client_id = client_id
         self.client_secret = client_secret
         self.limits = limits or Limits()
@@ -147,6 +153,23 @@ class XeroState:
                 doc["UpdatedDateUTC"] = ms_date(max(int(self.clock() * 1000), latest + 1))
             notes[cid] = StoredNote(doc, dumps(doc))
             return doc
+
+    def churn(self, tenant: str) -> None:
+        """Edit ``edit_mid_crawl`` notes already served to ``tenant`` (round robin), if any."""
+        with self.lock:
+            served = list(self.served.get(tenant, {}))
+            for _ in range(self.edit_mid_crawl if served else 0):
+                cid = served[len(self.mid_crawl_edits) % len(served)]
+                number = len(self.mid_crawl_edits) + 1
+                self.put(tenant, {"CreditNoteID": cid, "Reference": f"edited mid-crawl #{number}"})
+                self.mid_crawl_edits.append(cid)
+
+    def mark_served(self, tenant: str, notes: Iterable[StoredNote]) -> None:
+        """Remember the notes a response carried (the candidates for :meth:`churn`)."""
+        with self.lock:
+            served = self.served.setdefault(tenant, {})
+            for note in notes:
+                served[note.credit_note_id] = None
 
     def inject(self, tenant: str, call: int, kind: str) -> None:
         """Make the tenant's ``call``-th CreditNotes request fail with ``kind`` (FAULT_KINDS)."""
@@ -225,6 +248,8 @@ class XeroState:
         """Counters for ``GET /_emulator/state`` and tests."""
         with self.lock:
             return {
+                "edit_mid_crawl": self.edit_mid_crawl,
+                "mid_crawl_edits": len(self.mid_crawl_edits),
                 "tokens_issued": self.tokens_issued,
                 "token_requests": self.token_requests,
                 "tenants": {

@@ -8,7 +8,7 @@ escaping: the CLI and Dagster read one :class:`SyncResult`.
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import psycopg
 
@@ -28,17 +28,16 @@ def execute(
     result: SyncResult,
     work: Work,
     *,
-    lock_keys: Sequence[str] | None = None,
     finalize: Callable[[], None] | None = None,
 ) -> SyncResult:
-    """Run ``work`` as one recorded run holding the locks of ``lock_keys``; never raises ours.
+    """Run ``work`` as one recorded run holding its streams' locks; never raises ours.
 
     Args:
         warehouse: where the run is recorded (migrated first).
         run: the run's identity and counters (``run.stats`` becomes ``result.stats``).
         result: filled with the counters, the time taken and the first error.
-        work: what the run does, given the held lock (to re-check before each commit).
-        lock_keys: the stream keys to lock (default: the run's resources).
+        work: what the run does, given the held lock (to re-check before each commit); the
+            locks are those of ``run.lock_streams`` (one per tenant for Xero).
         finalize: called before the run's row is closed, even after a failure (counts the
             client's calls, the marks still open); a :class:`ConnectorError` it raises is
             kept as the run's error if there is none yet.
@@ -57,7 +56,7 @@ def execute(
         result.seconds = time.monotonic() - started
         return result
     try:
-        with ConsumerLock(warehouse.dsn, run, lock_keys or run.resources) as lock:
+        with ConsumerLock(warehouse.dsn, run) as lock:
             with warehouse.connect() as conn:
                 runs.abandon_stale(conn, run)
             work(lock)

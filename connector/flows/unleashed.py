@@ -26,6 +26,7 @@ def sync_unleashed(
     trigger: str = "cli",
     external_run_id: str | None = None,
     client: UnleashedClient | None = None,
+    full: bool = False,
 ) -> SyncResult:
     """Load every credit note changed since the stored cursor; never raises a ConnectorError.
 
@@ -35,6 +36,8 @@ def sync_unleashed(
         trigger: who started the run (``cli``, ``dagster``), recorded in ``connector.sync_runs``.
         external_run_id: the orchestrator's run id, if any.
         client: a ready client (tests inject transports); closed when the sync ends.
+        full: a full re-sync: read every credit note whatever the cursor says, upsert, and
+            leave the cursor where a normal run would.
 
     Returns:
         The run's counters; ``result.error`` holds the typed error when the run failed.
@@ -45,6 +48,7 @@ def sync_unleashed(
         system_id="",
         kind="sync",
         resources=(RESOURCE,),
+        options={"full": True} if full else {},
         trigger=trigger,
         external_run_id=external_run_id,
     )
@@ -63,7 +67,7 @@ def sync_unleashed(
     )
 
     def work(lock: ConsumerLock) -> None:
-        load_cursor_stream(stream, warehouse, run, lock)
+        load_cursor_stream(stream, warehouse, run, lock, full=full)
 
     def count_calls() -> None:
         add_counts(run, RESOURCE, {"api_calls": api.stats.calls, "retries": api.stats.retries})

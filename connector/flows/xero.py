@@ -1,8 +1,10 @@
 """``sync_xero``: Xero credit notes into staging, incrementally by ``UpdatedDateUTC`` per tenant.
 
-Xero lists oldest-modified first (``order=UpdatedDateUTC ASC``), so every committed page may
-move the tenant's cursor (``advance="per_batch"``); the next run asks ``If-Modified-Since``
-cursor minus the overlap, and re-reads are harmless because loads upsert on CreditNoteID. A
+Xero lists oldest-modified first (``order=UpdatedDateUTC ASC``) and the client pages keyset
+style (a note edited mid-crawl cannot be stepped over), so every committed page may move the
+tenant's cursor (``advance="per_batch"``, never past a page's ``hold``); the next run asks
+``If-Modified-Since`` cursor minus the overlap, and re-reads are harmless because loads upsert
+on CreditNoteID. Each tenant is its own locked stream. A
 spent daily quota (429 ``day``) stops that tenant cleanly: what was committed, and its cursor,
 stays; the result carries a :class:`DailyLimitError` (exit code 10) and the next run resumes.
 """
@@ -34,6 +36,7 @@ def sync_xero(
     trigger: str = "cli",
     external_run_id: str | None = None,
     client: XeroClient | None = None,
+    full: bool = False,
 ) -> SyncResult:
     """Load every credit note changed since each tenant's cursor; never raises a ConnectorError.
 
@@ -43,6 +46,9 @@ def sync_xero(
         trigger: who started the run (``cli``, ``dagster``), recorded in ``connector.sync_runs``.
         external_run_id: the orchestrator's run id, if any.
         client: a ready client (tests inject pacing, page size or transports); closed at the end.
+        full: a full re-sync: read every credit note whatever the cursors say, upsert, and
+            leave each cursor where a normal run would (catches edits that never bump
+            ``UpdatedDateUTC``, docs/apis.md §2.4).
 
     Returns:
         The run's counters; ``result.error`` holds the typed error when the run failed.
@@ -53,8 +59,11 @@ def sync_xero(
         system_id=",".join(settings.tenant_ids),
         kind="sync",
         resources=(RESOURCE,),
+        options={"full": True} if full else {},
         trigger=trigger,
         external_run_id=external_run_id,
+        # One lock per tenant: runs configured "A,B" and "A" can never both consume A.
+        streams=tuple((scope, RESOURCE) for scope in scopes),
     )
     result = SyncResult(source=SOURCE, run_id=run.run_id, marking=False)
     api = client or XeroClient(settings)
@@ -63,7 +72,8 @@ def sync_xero(
     def work(lock: ConsumerLock) -> None:
         for scope in scopes:
             try:
-                load_cursor_stream(_stream(api, settings, scope), warehouse, run, lock)
+                stream = _stream(api, settings, scope)
+                load_cursor_stream(stream, warehouse, run, lock, full=full)
             except DailyLimitError as exc:
                 # The quota is per tenant: record it, keep what was committed, and let the
                 # other tenants use theirs.
@@ -81,7 +91,6 @@ def sync_xero(
             run,
             result,
             work,
-            lock_keys=[f"{RESOURCE}:{scope}" for scope in scopes],
             finalize=count_calls,
         )
 

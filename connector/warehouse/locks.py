@@ -1,8 +1,10 @@
 """One consumer per export stream (invariant 5), enforced with Postgres advisory locks.
 
-The lock key is (source, system_id, resource): a run takes the locks of all its resources
-before doing anything, on a dedicated connection whose ``application_name`` names the run, so
-a second run can say exactly who holds the stream. Losing that connection loses the lock, so
+The lock key is (source, scope, resource), scope being the TRAEDE system id, the Xero tenant or
+'' for Unleashed (``Run.lock_streams``), so two runs whose tenant lists overlap cannot both
+consume the shared tenant. A run takes the locks of all its streams before doing anything, on
+a dedicated connection whose ``application_name`` names the run, so a second run can say
+exactly who holds the stream. Losing that connection loses the lock, so
 :meth:`ConsumerLock.check` is called before each commit and aborts the run if it is gone.
 """
 
@@ -23,20 +25,21 @@ def _signed(value: int) -> int:
     return value - 2**32 if value >= 2**31 else value
 
 
-def lock_key(source: str, system_id: str, resource: str) -> tuple[int, int]:
+def lock_key(source: str, scope: str, resource: str) -> tuple[int, int]:
     """The two-int advisory lock key of a stream (stable across processes and versions)."""
-    return _signed(_NAMESPACE), _signed(
-        zlib.crc32(f"{source}\x1f{system_id}\x1f{resource}".encode())
-    )
+    return _signed(_NAMESPACE), _signed(zlib.crc32(f"{source}\x1f{scope}\x1f{resource}".encode()))
 
 
 class ConsumerLock:
     """Holds the advisory locks of a run's streams for as long as it is open."""
 
-    def __init__(self, dsn: str, run: runs.Run, resources: Sequence[str]) -> None:
+    def __init__(self, dsn: str, run: runs.Run, resources: Sequence[str] | None = None) -> None:
+        """Prepare the locks of ``run``'s streams (or of ``resources`` under its system id)."""
         self._dsn = dsn
         self._run = run
-        self._resources = list(resources)
+        self._streams = (
+            [(run.system_id, r) for r in resources] if resources is not None else run.lock_streams
+        )
         self._conn: psycopg.Connection[Any] | None = None
 
     def __enter__(self) -> "ConsumerLock":
@@ -45,15 +48,12 @@ class ConsumerLock:
         )
         self._conn = conn
         try:
-            for resource in self._resources:
-                k1, k2 = lock_key(self._run.source, self._run.system_id, resource)
+            for scope, resource in self._streams:
+                k1, k2 = lock_key(self._run.source, scope, resource)
                 row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (k1, k2)).fetchone()
                 if not (row and row[0]):
                     holder = self._holder(conn, k1, k2)
-                    raise LockHeldError(
-                        f"{self._run.source}/{resource} (system_id {self._run.system_id!r})",
-                        holder,
-                    )
+                    raise LockHeldError(f"{self._run.source}/{resource} (scope {scope!r})", holder)
         except BaseException:
             conn.close()
             self._conn = None

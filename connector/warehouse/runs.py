@@ -16,6 +16,11 @@ def new_run_id() -> str:
     return str(uuid.uuid4())
 
 
+def stream_name(scope: str, resource: str) -> str:
+    """One locked stream as text: ``<resource>@<scope>``."""
+    return f"{resource}@{scope}"
+
+
 @dataclass
 class Run:
     """One invocation: who runs what, and its counters per resource."""
@@ -30,6 +35,19 @@ class Run:
     run_id: str = field(default_factory=new_run_id)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The (scope, resource) streams the run consumes; empty: (system_id, r) for each resource.
+    # Xero sets one per tenant, so the lock is per tenant whatever the run's tenant list.
+    streams: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def lock_streams(self) -> tuple[tuple[str, str], ...]:
+        """The (scope, resource) pairs whose consumer locks the run holds."""
+        return self.streams or tuple((self.system_id, r) for r in self.resources)
+
+    @property
+    def stream_names(self) -> list[str]:
+        """:attr:`lock_streams` as stored in ``connector.sync_runs.streams``."""
+        return [stream_name(scope, resource) for scope, resource in self.lock_streams]
 
     @property
     def short_id(self) -> str:
@@ -50,8 +68,8 @@ def start(conn: psycopg.Connection[Any], run: Run) -> None:
     with conn.transaction():
         conn.execute(
             "INSERT INTO connector.sync_runs (run_id, source, system_id, kind, resources, "
-            "options, status, trigger, external_run_id, host, pid, started_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, 'running', %s, %s, %s, %s, %s)",
+            "options, status, trigger, external_run_id, host, pid, started_at, streams) "
+            "VALUES (%s, %s, %s, %s, %s, %s, 'running', %s, %s, %s, %s, %s, %s)",
             (
                 run.run_id,
                 run.source,
@@ -64,6 +82,7 @@ def start(conn: psycopg.Connection[Any], run: Run) -> None:
                 socket.gethostname(),
                 os.getpid(),
                 run.started_at,
+                run.stream_names,
             ),
         )
 
@@ -87,18 +106,22 @@ def finish(conn: psycopg.Connection[Any], run: Run, status: str, error: str | No
 
 
 def abandon_stale(conn: psycopg.Connection[Any], run: Run) -> int:
-    """Mark earlier ``running`` rows of the same stream as abandoned (their process died).
+    """Mark earlier ``running`` rows sharing a stream with ``run`` as abandoned (they died).
 
-    Only called while holding the consumer lock of every resource of ``run``: any other run
-    still flagged running on those resources cannot be alive.
+    Only called while holding the consumer lock of every stream of ``run``: a live run holds
+    the locks of all its streams for its whole life, so any other run still flagged running on
+    one of them cannot be alive, whatever else it consumed (a Xero run of tenants ``A,B`` is
+    abandoned by a run of ``A``). Rows from before migration 0010 have no streams and are
+    matched as they were then: same system id, overlapping resources.
     """
     with conn.transaction():
         cur = conn.execute(
             "UPDATE connector.sync_runs SET status = 'abandoned', finished_at = now(), "
             "error = coalesce(error, 'the process ended before finishing (killed or crashed)') "
-            "WHERE status = 'running' AND source = %s AND system_id = %s "
-            "AND resources && %s AND run_id <> %s",
-            (run.source, run.system_id, list(run.resources), run.run_id),
+            "WHERE status = 'running' AND source = %s AND run_id <> %s AND CASE "
+            "WHEN streams IS NULL THEN system_id = %s AND resources && %s "
+            "ELSE streams && %s END",
+            (run.source, run.run_id, run.system_id, list(run.resources), run.stream_names),
         )
         return cur.rowcount
 

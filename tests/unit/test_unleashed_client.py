@@ -27,7 +27,7 @@ def _settings(**http: object) -> UnleashedSettings:
 def _page(number: int, pages: int, items: list[dict], size: int = 1000) -> dict:
     return {
         "Pagination": {
-            "NumberOfItems": pages * len(items),
+            "NumberOfItems": pages * max(1, len(items)),
             "PageSize": size,
             "PageNumber": number,
             "NumberOfPages": pages,

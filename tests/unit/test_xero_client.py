@@ -96,18 +96,21 @@ def test_client_pages_until_short_page_with_headers_and_params() -> None:
         ]
     )
     fake = FakeTime()
-    since = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    since = datetime(2023, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
     with _client(server, fake, page_size=2) as client:
         pages = list(client.credit_note_pages("t1", since))
         assert client.counters() == {"api_calls": 3, "retries": 0, "http_429": 0}
     assert [len(p) for p in pages] == [2, 1]
     assert pages[0][0]["Total"] == Decimal("1.10")
     first = server.requests[0]
-    assert first.url.params["page"] == "1" and server.requests[1].url.params["page"] == "2"
+    # Keyset paging: page 1 again, from the highest second received.
+    second = server.requests[1]
+    assert first.url.params["page"] == "1" and second.url.params["page"] == "1"
+    assert second.headers["If-Modified-Since"] == "2023-11-14T22:13:20"
     assert first.url.params["pageSize"] == "2"
     assert first.url.params["unitdp"] == "4"
     assert first.url.params["order"] == "UpdatedDateUTC ASC"
-    assert first.headers["If-Modified-Since"] == "2025-01-02T03:04:05"
+    assert first.headers["If-Modified-Since"] == "2023-01-02T03:04:05"
     assert first.headers["xero-tenant-id"] == "t1"
     assert first.headers["Accept"] == "application/json"
     assert first.headers["Authorization"] == "Bearer tok1"
@@ -225,7 +228,9 @@ def test_client_contract_errors(content: bytes) -> None:
 
 def test_client_detects_page_loop_and_ignored_paging() -> None:
     same = _page([_note(1), _note(2)])
-    server = Server([httpx.Response(200, content=same), httpx.Response(200, content=same)])
+    # 1: page 1; 2: page 1 from that second (all in it: a crowded second); 3: newest first,
+    # page 1; 4: page 2 repeats it.
+    server = Server([httpx.Response(200, content=same) for _ in range(4)])
     with _client(server, FakeTime(), page_size=2) as client, pytest.raises(ContractError):
         list(client.credit_note_pages("t1", None))
     server = Server([httpx.Response(200, content=_page([_note(1), _note(2), _note(3)]))])

@@ -24,6 +24,7 @@ from connector.sources.retry import (
     response_facts,
     transport_error,
 )
+from connector.sources.shift_guard import ShiftGuard
 from connector.sources.unleashed.contract import (
     AUTH_HINT,
     CREDIT_NOTES_PATH,
@@ -88,6 +89,10 @@ class UnleashedClient(PooledClient):
     def credit_note_pages(self, since: datetime | None) -> Iterator[list[dict[str, Any]]]:
         """Yield the items of pages 1..NumberOfPages, newest-modified first.
 
+        :class:`ShiftGuard` decides the pages: when ``NumberOfItems`` falls between two
+        responses (records deleted mid-crawl shift the rest left), it steps back so no record
+        slides unseen onto a page already read.
+
         Args:
             since: ask only for records modified since this instant (None: everything).
 
@@ -98,18 +103,20 @@ class UnleashedClient(PooledClient):
         """
         query = self.credit_notes_query(since)
         signature = sign(query, self.settings.api_key.reveal())
-        page = 1
-        while True:
+        guard = ShiftGuard(self.page_size, system=SYSTEM, endpoint=ENDPOINT)
+        while (page := guard.next_page()) is not None:
             envelope = self._get_page(page, query, signature)
             items = envelope["Items"]
-            pages = envelope["Pagination"]["NumberOfPages"]
+            pagination = envelope["Pagination"]
+            pages = pagination["NumberOfPages"]
             log.info("unleashed/credit_notes: page %d of %d, %d items", page, pages, len(items))
-            if not items:
-                return
-            yield items
-            if page >= pages:
-                return
-            page += 1
+            guard.receive(len(items), pagination["NumberOfItems"], pages)
+            if items:
+                yield items
+        log.info(
+            "unleashed/credit_notes: pass complete after %d request(s), %d step-back(s) (%s)",
+            guard.requests, guard.step_backs, guard.stop_reason,
+        )  # fmt: skip
 
     def probe(self) -> str:
         """Check the credentials with one cheap call (``pageSize=0``: just the count).

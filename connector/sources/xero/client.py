@@ -2,10 +2,12 @@
 
 Auth is the client_credentials grant (custom connections; docs/apis.md §2.1): the token is cached
 until shortly before it expires and fetched again once on a 401. Pages are requested with
-``order=UpdatedDateUTC ASC``, ``unitdp=4`` and ``If-Modified-Since`` (UTC, seconds) until a
-short or empty page. Calls are paced per tenant under the minute limit so steady state sees no
-429; a 429 ``minute``/``concurrent`` (or the legacy 503) is retried after ``Retry-After``, and
-a 429 ``day`` ends the run at once with :class:`DailyLimitError` (waiting hours is pointless).
+``order=UpdatedDateUTC ASC``, ``unitdp=4`` and ``If-Modified-Since`` (UTC, seconds), keyset
+style (``connector/sources/keyset.py``): page 1 again from the highest second received, until a
+short page or the last ``pageCount`` (newest first by page number past a crowded second).
+Calls are paced per tenant under the minute limit so steady state sees no 429; a 429
+``minute``/``concurrent`` (or the legacy 503) is retried after ``Retry-After``, and a 429
+``day`` ends the run at once with :class:`DailyLimitError` (waiting hours is pointless).
 """
 
 import logging
@@ -24,6 +26,7 @@ from connector.errors import (
 )
 from connector.jsontext import parse_json
 from connector.sources.http import PooledClient, build_http_client
+from connector.sources.keyset import KeysetPage, KeysetPaginator
 from connector.sources.retry import (
     RetryStats,
     call_with_retries,
@@ -42,7 +45,9 @@ from connector.sources.xero.contract import (
     ROOT_KEY,
     TENANT_HEADER,
     UNIT_DP,
+    credit_note_id,
     format_if_modified_since,
+    updated_instant,
 )
 from connector.sources.xero.pacing import DEFAULT_CALLS_PER_WINDOW, DEFAULT_WINDOW, MinutePacer
 from connector.sources.xero.token import CREDENTIALS_HINT, AccessToken
@@ -105,8 +110,15 @@ class XeroClient(PooledClient):
 
     def credit_note_pages(
         self, tenant_id: str | None, since: datetime | None
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[KeysetPage]:
         """Yield pages of credit notes changed since ``since`` (all when None), oldest first.
+
+        Paging is keyset on ``UpdatedDateUTC`` (:class:`KeysetPaginator`): each request asks
+        page 1 again with ``If-Modified-Since`` raised to the highest second received, so a
+        note edited mid-crawl (moved to the end) cannot push a neighbour across a page boundary
+        unseen. Repeats of the boundary second are dropped. More notes in one second than a
+        page holds switch the rest of the pass to newest first by page number; such pages
+        carry ``hold``, the highest cursor value that is safe before the pass ends.
 
         Raises:
             DailyLimitError: the tenant's daily quota is spent (not retried).
@@ -114,34 +126,32 @@ class XeroClient(PooledClient):
             ContractError: a response that is not the documented envelope, or a paging loop.
             TransientSourceError: throttling or server errors that outlasted the retries.
         """
-        page = 1
-        previous: tuple[Any, Any] | None = None
-        while True:
-            body = self._get_page(tenant_id, since, page)
+        pager = KeysetPaginator(
+            since,
+            self.page_size,
+            key=credit_note_id,
+            stamp=updated_instant,
+            system=SYSTEM,
+            endpoint=ENDPOINT,
+        )
+        while (request := pager.next_request()) is not None:
+            body = self._get_page(
+                tenant_id, request.since, request.page, descending=request.descending
+            )
             records: list[dict[str, Any]] = body[ROOT_KEY]
-            if len(records) > self.page_size:
-                raise ContractError(
-                    SYSTEM,
-                    ENDPOINT,
-                    f"page {page} holds {len(records)} records, more than pageSize "
-                    f"{self.page_size}: the server ignored paging",
-                )
-            marker = _ids(records)
-            if records and marker == previous:
-                raise ContractError(
-                    SYSTEM, ENDPOINT, f"page {page} repeats page {page - 1}: a paging loop"
-                )
-            previous = marker
-            log.debug("xero %s page %d: %d records", tenant_id or "-", page, len(records))
-            if records:
-                yield records
-            if len(records) < self.page_size:
-                return
             pagination = body.get("pagination")
             count = pagination.get("pageCount") if isinstance(pagination, dict) else None
-            if isinstance(count, int) and page >= count:
-                return
-            page += 1
+            page = pager.receive(records, count if isinstance(count, int) else None)
+            log.debug(
+                "xero %s since %s page %d: %d records, %d new",
+                tenant_id or "-", request.since, request.page, len(records), len(page),
+            )  # fmt: skip
+            if page:
+                yield page
+        log.info(
+            "xero %s: pass complete after %d request(s) (%s)",
+            tenant_id or "-", pager.requests, pager.stop_reason,
+        )  # fmt: skip
 
     def probe(self) -> str:
         """One small call per tenant (for ``connector check``); say what answered."""
@@ -164,14 +174,20 @@ class XeroClient(PooledClient):
         return self._pacers[key]
 
     def _get_page(
-        self, tenant: str | None, since: datetime | None, page: int, *, page_size: int = 0
+        self,
+        tenant: str | None,
+        since: datetime | None,
+        page: int,
+        *,
+        page_size: int = 0,
+        descending: bool = False,
     ) -> dict[str, Any]:
         url = self.settings.base_url + CREDIT_NOTES_PATH
         params = {
             "page": str(page),
             "pageSize": str(page_size or self.page_size),
             "unitdp": str(UNIT_DP),
-            "order": "UpdatedDateUTC ASC",
+            "order": "UpdatedDateUTC DESC" if descending else "UpdatedDateUTC ASC",
         }
         headers = {"Accept": "application/json"}
         if tenant:
@@ -252,10 +268,3 @@ def _envelope(response: httpx.Response) -> dict[str, Any]:
         problem = "response is not JSON" if body is None else f"response has no {ROOT_KEY} array"
         raise ContractError(SYSTEM, ENDPOINT, problem, **response_facts(response))
     return body
-
-
-def _ids(records: list[Any]) -> tuple[Any, Any]:
-    def one(record: Any) -> Any:
-        return record.get("CreditNoteID") if isinstance(record, dict) else None
-
-    return (one(records[0]), one(records[-1])) if records else (None, None)

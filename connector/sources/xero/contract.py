@@ -4,7 +4,8 @@ The TypedDicts describe what ``GET /CreditNotes`` returns with ``Accept: applica
 numbers arrive as ``Decimal`` (``parse_json``), dates as ``/Date(ms[±hhmm])/`` strings.
 """
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, TypedDict
 
@@ -39,6 +40,30 @@ def format_if_modified_since(instant: datetime) -> str:
     """
     aware = instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
     return aware.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+_MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ms_instant(value: Any) -> datetime | None:
+    """A ``/Date(ms[±hhmm])/`` value as a UTC instant (the millis), None if it is not one."""
+    match = _MS_DATE.match(value) if isinstance(value, str) else None
+    return None if match is None else _EPOCH + timedelta(milliseconds=int(match.group(1)))
+
+
+def updated_instant(record: Any) -> datetime | None:
+    """A record's ``UpdatedDateUTC`` as a UTC instant (the millis; the offset is display only).
+
+    None when the record has none readable: the normalizer rejects such a record, paging just
+    does not key on it.
+    """
+    return ms_instant(record.get("UpdatedDateUTC") if isinstance(record, dict) else None)
+
+
+def credit_note_id(record: Any) -> str:
+    """A record's ``CreditNoteID`` as text (empty when missing)."""
+    return str(record.get("CreditNoteID") or "") if isinstance(record, dict) else ""
 
 
 class Pagination(TypedDict):
