@@ -166,7 +166,8 @@ def cursor_load_asset(stream: Stream) -> dg.AssetsDefinition:
         pool=pool(stream),
         required_resource_keys={stream.system, "warehouse"},
         description=f"{sync.label} {stream.resource.replace('_', ' ')} {sync.changed}, "
-        f"upserted into {stream.header.name} (and lines).",
+        f"upserted into {stream.header.name} and its child tables "
+        f"({', '.join(c.name for c in stream.children)}).",
     )
     def _load(context: dg.AssetExecutionContext) -> dg.MaterializeResult[None]:
         warehouse: WarehouseResource = context.resources.warehouse
