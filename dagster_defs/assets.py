@@ -169,7 +169,8 @@ def cursor_load_asset(stream: Stream) -> dg.AssetsDefinition:
         pool=pool(stream),
         required_resource_keys={stream.system, "warehouse"},
         description=f"{sync.label} {stream.resource.replace('_', ' ')} {sync.changed}, "
-        f"upserted into {stream.header.name} (and lines); config full=true re-reads everything.",
+        f"upserted into {stream.header.name} and its child tables "
+        f"({', '.join(c.name for c in stream.children)}); config full=true re-reads everything.",
     )
     def _load(
         context: dg.AssetExecutionContext, config: CursorLoadConfig
