@@ -35,6 +35,9 @@ from typing import Any
 from connector.errors import ContractError
 
 Record = dict[str, Any]
+# Top-up rounds a pass may take after its descending phase before it gives up (each further
+# round needs more than a page of edits during the previous one).
+MAX_TOP_UP_ROUNDS = 20
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class KeysetPaginator:
         # Top-up rounds after the descending phase: what is at or below ``_floor`` is in.
         self._floor: datetime | None = None
         self._round_requests = 0
+        self._rounds = 0
         self._done = False
         # Records served at or above the bound (the next keyset request may repeat them):
         # id -> timestamp. Bounded by the records of one second plus one page.
@@ -196,6 +200,14 @@ class KeysetPaginator:
         if self._newest_read is None:
             self._end(f"the last page {self._page} (newest first)")
             return
+        if self._rounds >= MAX_TOP_UP_ROUNDS:
+            raise ContractError(
+                self._system,
+                self._endpoint,
+                f"more than a page of records was edited during each of {self._rounds} top-up "
+                "rounds; the cursor stays at the crowded second, run again",
+            )
+        self._rounds += 1
         self._floor, self._page, self._round_requests = self._newest_read, 1, 0
         self._previous_ids = ()
 

@@ -203,3 +203,10 @@ def test_sync_xero_and_unleashed_from_the_command_line(
             "XERO_CLIENT_SECRET" in wrong.stderr
             and "not-the-secret-456" not in wrong.stderr + wrong.stdout
         )
+
+
+def test_full_resync_and_mid_crawl_modes_are_on_the_command_line() -> None:
+    for source in ("xero", "unleashed"):
+        assert "--full" in connector("sync", source, "--help", env={}).stdout
+        assert "--edit-mid-crawl" in connector("emulator", source, "--help", env={}).stdout
+    assert "--delete-mid-crawl" in connector("emulator", "unleashed", "--help", env={}).stdout

@@ -194,3 +194,26 @@ def test_client_probe_against_the_emulator(served) -> None:
     )
     with UnleashedClient(settings) as client:
         assert client.probe() == f"{len(state.notes)} credit note(s) visible"
+
+
+def test_emulator_mid_crawl_modes_edit_and_delete_served_notes() -> None:
+    app, state = create_unleashed_app(seed=12, count=30, api_id=API_ID, api_key=API_KEY)
+    with EmulatorServer(app) as server:
+        base = server.url
+        assert (
+            httpx.post(f"{base}/_emulator/unleashed/mid-crawl", json={"edit": -1}).status_code
+            == 400
+        )
+        answer = httpx.post(f"{base}/_emulator/unleashed/mid-crawl", json={"edit": 1, "delete": 1})
+        assert answer.json() == {"edit": 1, "delete": 1}
+        first = _get(base, "/CreditNotes/1", "pageSize=10").json()
+        assert first["Pagination"]["NumberOfItems"] == 31
+        second = _get(base, "/CreditNotes/2", "pageSize=10").json()
+        # Before page 2: one served note edited (now first), one served note deleted.
+        assert second["Pagination"]["NumberOfItems"] == 30
+        seen = state.snapshot()
+        assert seen["mid_crawl_edits"] == 1 and len(seen["mid_crawl_deletes"]) == 1
+        served = {n["CreditNumber"] for n in first["Items"]}
+        assert set(seen["mid_crawl_deletes"]) <= served
+        assert state.ordered()[0].credit_number == state.mid_crawl_edits[0] in served
+        assert state.delete_mid_crawl == 0  # the budget is spent

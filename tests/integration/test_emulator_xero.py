@@ -212,3 +212,25 @@ def test_emulator_legacy_throttle_faults_and_admin_edits(served) -> None:
     seen = client.get("/_emulator/state").json()
     assert seen["tenants"]["tenant-a"]["calls"] == 4
     assert seen["tenants"]["tenant-a"]["throttled"] == 1
+
+
+def test_emulator_edit_mid_crawl_mode_moves_served_notes_to_the_end(served) -> None:
+    client, state = served(count=12, include_examples=False)
+    token = _token(client).json()["access_token"]
+    bad = client.post("/_emulator/xero/edit-mid-crawl", json={"per_page": -1})
+    assert bad.status_code == 400
+    assert client.post("/_emulator/xero/edit-mid-crawl", json={"per_page": 1}).json() == {
+        "edit_mid_crawl": 1
+    }
+    params = {"page": "1", "pageSize": "5", "order": "UpdatedDateUTC ASC"}
+    first = client.get(API, params=params, headers=_headers(token)).json()["CreditNotes"]
+    assert state.mid_crawl_edits == []  # nothing served yet: nothing to edit
+    second = client.get(API, params={**params, "page": "2"}, headers=_headers(token)).json()
+    # Before page 2, the first note served was edited: it is now the newest, and the note
+    # that was 6th (first of page 2) slid onto page 1, which this client has already read.
+    assert state.mid_crawl_edits == [first[0]["CreditNoteID"]]
+    assert state.records("tenant-a")[-1]["CreditNoteID"] == first[0]["CreditNoteID"]
+    assert state.records("tenant-a")[-1]["Reference"] == "edited mid-crawl #1"
+    ids = [n["CreditNoteID"] for n in state.records("tenant-a")]
+    assert ids[4] not in {n["CreditNoteID"] for n in first + second["CreditNotes"]}
+    assert client.get("/_emulator/state").json()["mid_crawl_edits"] == 1

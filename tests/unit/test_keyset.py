@@ -211,3 +211,17 @@ def test_path_paging_gives_up_when_deletions_never_stop() -> None:
     server.before = lambda s: s.stamps.pop(max(s.stamps, key=s.stamps.get))
     with pytest.raises(ContractError, match="kept disappearing"):
         _path_crawl(server, 10)
+
+
+def test_top_up_rounds_end_even_when_more_than_a_page_is_edited_per_request() -> None:
+    stamps = {f"a{i:03d}": T0 + i for i in range(25)}
+    server = Ascending(stamps)
+
+    def edit_a_page_and_more(s: Ascending) -> None:
+        if len(s.requests) > 2:  # from the descending phase on: 11 edits before each request
+            for victim in sorted(s.stamps, key=s.stamps.get)[:11]:
+                s.edit(victim)
+
+    server.before = edit_a_page_and_more
+    with pytest.raises(ContractError, match="top-up rounds"):
+        _crawl(server, _pager(10))
