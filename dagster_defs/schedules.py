@@ -88,8 +88,8 @@ full_resync_job = dg.define_asset_job(
 def build_weekly_full_resync(timezone: str = "UTC") -> dg.ScheduleDefinition:
     """``weekly_full_resync``: the cursor sources re-read in full, Sundays 03:00 ``timezone``.
 
-    Catches edits that never bump the modified timestamp (docs/apis.md §2.4) and Unleashed
-    deletions, which no incremental run can see.
+    Catches edits that never bump the modified timestamp (docs/apis.md §2.4), which no
+    incremental run can see.
     """
     return dg.ScheduleDefinition(
         name="weekly_full_resync",
