@@ -1,7 +1,8 @@
 """Asset checks, derived per stream of the library's registry: rejects in the last run,
-freshness, every line has its document (streams with lines), every document has an outbox row
-and every outbox row has its document (marking streams), lines sum to header (streams with line
-totals), and the outbox drained after each mark step. The SQL lives in
+freshness, no new unmapped source keys (schema drift), every line has its document (streams
+with lines), every document has an outbox row and every outbox row has its document (marking
+streams), lines sum to header (streams with line totals), and the outbox drained after each
+mark step. The SQL lives in
 ``connector.warehouse.checks``. Each can fail: none restates a primary key. (The line tables'
 foreign keys also hold "every line has its document", but not in a session that skips triggers,
 such as ``session_replication_role = replica`` or a restore with ``--disable-triggers``.)
@@ -123,6 +124,36 @@ def rejects_in_last_run(key: dg.AssetKey, source: str, resource: str) -> dg.Asse
     return _check
 
 
+def no_new_unmapped_source_keys(
+    key: dg.AssetKey, source: str, resource: str
+) -> dg.AssetChecksDefinition:
+    """The latest load saw no source key that no column maps and no earlier run had shown."""
+
+    @dg.asset_check(
+        asset=key,
+        name="no_new_unmapped_source_keys",
+        description=f"The latest {source}/{resource} load met no new source field without a "
+        "staging column (schema drift; such fields are kept in _raw, listed by "
+        "`connector status` and in connector.unmapped_keys).",
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with typed_failure(), warehouse.open() as wh, wh.connect() as conn:
+            found = sql_checks.new_unmapped_keys(conn, source, resource)
+        listed = "\n".join(f"- `{k}`: {n} record(s)" for k, n in found.keys.items())
+        return dg.AssetCheckResult(
+            passed=not found.keys,
+            severity=WARN,
+            metadata={
+                "new_keys": len(found.keys),
+                "already_known_unmapped": found.known,
+                "connector_run_id": found.run_id or "",
+                "keys": dg.MetadataValue.md(listed or "_none_"),
+            },
+        )
+
+    return _check
+
+
 def lines_sum_to_header(
     key: dg.AssetKey, header: TableSpec, lines: TableSpec, totals: LineTotals
 ) -> dg.AssetChecksDefinition:
@@ -217,6 +248,7 @@ def stream_checks(stream: Stream) -> list[dg.AssetChecksDefinition]:
     out = [
         rejects_in_last_run(key, stream.system, stream.resource),
         freshness(key, stream.system, stream.resource),
+        no_new_unmapped_source_keys(key, stream.system, stream.resource),
     ]
     if stream.lines is not None:
         out.append(every_line_has_its_document(key, stream.header, stream.lines))

@@ -15,6 +15,7 @@ import orjson
 
 from connector.jsontext import DUPLICATE, NonFinite, decimal_fragment, raw_text
 from connector.model import NormalizedBatch, Reject, TableRows
+from connector.normalize.drift import MappedKeys
 from connector.tables.spec import TableSpec
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
@@ -241,14 +242,18 @@ def collect_batch(
     rows_of: RowsOf,
     *,
     fold: Callable[[str], str] = str,
+    mapped: MappedKeys | None = None,
 ) -> NormalizedBatch:
     """Assemble a batch from per-record ``rows_of(record) -> (header, lines, cursor)``.
 
     A key repeated within the batch keeps its last occurrence (``fold`` says which keys are
     the same, e.g. case-insensitive GUIDs); a record whose ``rows_of`` raises
-    :class:`FieldError` becomes a :class:`Reject`; ``batch.cursor`` is the largest cursor.
+    :class:`FieldError` becomes a :class:`Reject`; ``batch.cursor`` is the largest cursor;
+    ``batch.unmapped`` counts the keys ``mapped`` does not name (schema drift).
     """
     batch = NormalizedBatch(TableRows(header), [TableRows(lines)] if lines is not None else [])
+    if mapped is not None:
+        batch.unmapped = mapped.unmapped(records)
     children = batch.children[0] if lines is not None else TableRows(header)
     for record in last_per_key(records, key, fold):
         try:

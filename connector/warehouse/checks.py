@@ -150,6 +150,38 @@ def rejects_in_last_run(conn: psycopg.Connection[Any], source: str, resource: st
     return RejectSummary(run_id=run_id, count=sum(reasons.values()), reasons=reasons)
 
 
+@dataclass(frozen=True)
+class NewKeys:
+    """Unmapped source keys the latest load saw that no earlier run of the stream had."""
+
+    run_id: str | None
+    keys: dict[str, int] = field(default_factory=dict)
+    known: int = 0
+
+
+def new_unmapped_keys(conn: psycopg.Connection[Any], source: str, resource: str) -> NewKeys:
+    """Keys in ``connector.unmapped_keys`` for the latest load of ``resource`` that are new.
+
+    ``keys`` maps each new key to the records that carried it; ``known`` counts the latest
+    run's unmapped keys that earlier runs had already shown.
+    """
+    run_id = _last_run_id(conn, source, resource, finished=False)
+    if run_id is None:
+        return NewKeys(run_id=None)
+    rows = conn.execute(
+        "SELECT k.key, k.records, EXISTS (SELECT 1 FROM connector.unmapped_keys e "
+        "JOIN connector.sync_runs r ON r.run_id = e.run_id WHERE e.source = k.source "
+        "AND e.resource = k.resource AND e.key = k.key AND e.run_id <> k.run_id "
+        "AND r.started_at < (SELECT started_at FROM connector.sync_runs WHERE run_id = %s)) "
+        "FROM connector.unmapped_keys k WHERE k.run_id = %s AND k.source = %s "
+        "AND k.resource = %s ORDER BY k.key",
+        (run_id, run_id, source, resource),
+    ).fetchall()
+    conn.commit()
+    new = {str(key): int(n) for key, n, earlier in rows if not earlier}
+    return NewKeys(run_id=run_id, keys=new, known=len(rows) - len(new))
+
+
 def last_successful_load(
     conn: psycopg.Connection[Any], source: str, resource: str
 ) -> datetime | None:

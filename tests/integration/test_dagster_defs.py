@@ -54,6 +54,7 @@ def test_definitions_name_every_asset_job_check_and_schedule() -> None:
         for name in (
             "rejects_in_last_run",
             "freshness",
+            "no_new_unmapped_source_keys",
             "every_document_has_an_outbox_row",
             "every_outbox_row_has_its_document",
         ):
@@ -66,7 +67,12 @@ def test_definitions_name_every_asset_job_check_and_schedule() -> None:
     assert ("traede/credit_notes", "lines_sum_to_header") in checks
     assert ("traede/accounting_entries", "lines_sum_to_header") not in checks
     for source in ("xero", "unleashed"):
-        for name in ("rejects_in_last_run", "freshness", "every_line_has_its_document"):
+        for name in (
+            "rejects_in_last_run",
+            "freshness",
+            "no_new_unmapped_source_keys",
+            "every_line_has_its_document",
+        ):
             assert (f"{source}/credit_notes", name) in checks
         assert (f"{source}/credit_notes", "every_document_has_an_outbox_row") not in checks
     assert ("xero/credit_notes", "lines_sum_to_header") in checks

@@ -105,9 +105,9 @@ def test_traede_sync_job_loads_marks_and_checks(
             assert marked["calls"] >= -(-len(expected) // 10)
 
         checks = _checks(result)
-        # 5 per resource (rejects, freshness, outbox rows both ways, outbox drained), and
-        # every_line_has_its_document + lines_sum_to_header on the two with lines
-        assert len(checks) == 19
+        # 6 per resource (rejects, freshness, drift, outbox rows both ways, outbox drained),
+        # and every_line_has_its_document + lines_sum_to_header on the two with lines
+        assert len(checks) == 22
         assert all(checks.values()), {k: v for k, v in checks.items() if not v}
         assert checks[("traede/invoices", "lines_sum_to_header")]
         assert checks[("traede/credit_notes_marked", "outbox_drained")]
@@ -141,10 +141,12 @@ def test_traede_sync_job_loads_marks_and_checks(
         assert dict(runs) == {"load": 3, "mark": 3}
 
 
-def test_relational_checks_fail_on_tampered_data(
+def test_checks_fail_on_tampered_data_and_a_new_source_field(
     warehouse: Warehouse, db: psycopg.Connection, pg_url: str
 ) -> None:
-    """The checks that replaced primary_key_unique can fail: tamper, re-run, see them fail."""
+    """The checks that replaced primary_key_unique, and the drift check, can fail: tamper and
+    send a new field, re-run, see exactly those fail.
+    """
     names = (
         "every_document_has_an_outbox_row",
         "every_outbox_row_has_its_document",
@@ -166,12 +168,15 @@ def test_relational_checks_fail_on_tampered_data(
             "total_price, _raw, _loaded_at, _run_id) VALUES (42, 1, 1, 1, '{}', now(), 'x')"
         )
         db.execute("SET session_replication_role = DEFAULT")
+        base = t.state.document("credit_notes", 500001)
+        t.state.add_documents("credit_notes", [dict(base, id=510001, status="booked", rma="R1")])
         tampered = _checks(_run(t, pg_url))
     failed = {k for k, passed in tampered.items() if not passed}
     assert failed == {
         ("traede/invoices", "every_document_has_an_outbox_row"),
         ("traede/accounting_entries", "every_outbox_row_has_its_document"),
         ("traede/credit_notes", "every_line_has_its_document"),
+        ("traede/credit_notes", "no_new_unmapped_source_keys"),
     }, failed
 
 

@@ -75,7 +75,11 @@ class SeenIds:
     def size_in_bytes(self) -> int:
         """Bytes held by the bitmap's containers (what the set costs beyond a fixed overhead)."""
         stats = self._bits.get_statistics()
-        return sum(int(stats[f"n_bytes_{kind}_containers"]) for kind in ("array", "run", "bitset"))
+        return (
+            stats["n_bytes_array_containers"]
+            + stats["n_bytes_run_containers"]
+            + stats["n_bytes_bitset_containers"]
+        )
 
 
 def _fingerprint(records: list[Any]) -> bytes:
