@@ -146,7 +146,22 @@ def test_seen_ids_hold_any_bigint_and_stay_small() -> None:
     for value in range(100_001, 1_100_001):
         dense.add(value)
     assert len(dense) == 1_000_000
-    assert dense.size_in_bytes() < 200_000  # a Python set of the same ids takes ~60 MB
+    assert dense.size_in_bytes() < 200_000  # a Python set of the same ids takes ~34 MB
+
+
+def test_wide_ids_stay_a_set_across_buffer_merges() -> None:
+    """Ids beyond 32 bits (sparse, snowflake-like) go to the sorted array: 8 bytes each."""
+    rng = random.Random(3)
+    wide = rng.sample(range(2**33, 2**62), 200_000)
+    seen = SeenIds()
+    for value in wide:
+        seen.add(value)
+    for value in wide[:1000]:
+        seen.add(value)  # adding again changes nothing
+    assert len(seen) == 200_000
+    assert all(value in seen for value in wide[::97])
+    assert sum(value + 1 in seen for value in wide[:2000]) <= 1
+    assert seen.size_in_bytes() < 200_000 * 8 + 70_000 * 60
 
 
 def test_every_id_is_counted_once_in_the_stats() -> None:

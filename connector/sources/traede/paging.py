@@ -13,18 +13,22 @@ is the rule as a value, fed one page at a time by ``TraedeClient.export_pages``:
   otherwise the pass ended early and :class:`IncompletePassError` says so.
 """
 
+import bisect
 import hashlib
+import heapq
 import itertools
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyroaring import BitMap64
+from pyroaring import BitMap
 
 from connector.errors import IncompletePassError
 
 SYSTEM = "traede"
 _ID_MIN, _ID_MAX = -(2**63), 2**63 - 1  # staging ids are bigint
+_U32 = 2**32 - 1
 
 
 @dataclass
@@ -47,38 +51,75 @@ def doc_id(record: Any) -> int | None:
     return None
 
 
-class SeenIds:
-    """A compact set of ids: a 64-bit roaring bitmap, plus a plain set for negative ids.
+class _WideIds:
+    """Ids outside 0..2**32-1 as a sorted ``array('q')`` (8 bytes each) plus a small buffer.
 
-    A million consecutive ids take about 130 kB (a Python ``set`` of them about 60 MB).
+    Roaring's 64-bit bitmap costs a container per distinct high part, so a million sparse
+    64-bit ids (snowflake-like) would take >100 MB there; here they take ~8 MB, whatever the
+    spread. The buffer is merged in (a streaming merge) once it holds ``_BUFFER`` ids or an
+    eighth of the array, whichever is more, so merging costs O(n) over a pass.
+    """
+
+    _BUFFER = 1 << 16
+
+    def __init__(self) -> None:
+        self._sorted: array[int] = array("q")
+        self._buffer: set[int] = set()
+
+    def add(self, value: int) -> None:
+        if value in self:
+            return
+        self._buffer.add(value)
+        if len(self._buffer) >= max(self._BUFFER, len(self._sorted) >> 3):
+            self._sorted = array("q", heapq.merge(self._sorted, sorted(self._buffer)))
+            self._buffer.clear()
+
+    def __contains__(self, value: int) -> bool:
+        if value in self._buffer:
+            return True
+        at = bisect.bisect_left(self._sorted, value)
+        return at < len(self._sorted) and self._sorted[at] == value
+
+    def __len__(self) -> int:
+        return len(self._sorted) + len(self._buffer)
+
+    def size_in_bytes(self) -> int:
+        return self._sorted.itemsize * len(self._sorted) + 60 * len(self._buffer)
+
+
+class SeenIds:
+    """A compact set of bigint ids: a roaring bitmap for 0..2**32-1, a sorted array otherwise.
+
+    A million consecutive ids take about 130 kB (a Python ``set`` of them 34 MB or more).
     """
 
     def __init__(self) -> None:
-        self._bits = BitMap64()
-        self._negative: set[int] = set()
+        self._bits = BitMap()
+        self._wide = _WideIds()
 
     def add(self, value: int) -> None:
         """Add one id (any bigint)."""
-        if value >= 0:
+        if 0 <= value <= _U32:
             self._bits.add(value)
         else:
-            self._negative.add(value)
+            self._wide.add(value)
 
     def __contains__(self, value: object) -> bool:
         if not isinstance(value, int):
             return False
-        return value in self._bits if value >= 0 else value in self._negative
+        return value in self._bits if 0 <= value <= _U32 else value in self._wide
 
     def __len__(self) -> int:
-        return len(self._bits) + len(self._negative)
+        return len(self._bits) + len(self._wide)
 
     def size_in_bytes(self) -> int:
-        """Bytes held by the bitmap's containers (what the set costs beyond a fixed overhead)."""
+        """Bytes held by the bitmap's containers and the wide ids (beyond fixed overheads)."""
         stats = self._bits.get_statistics()
         return (
             stats["n_bytes_array_containers"]
             + stats["n_bytes_run_containers"]
             + stats["n_bytes_bitset_containers"]
+            + self._wide.size_in_bytes()
         )
 
 
