@@ -9,7 +9,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from connector.flows.results import SyncResult
-from connector.warehouse import Warehouse, cursors, outbox, rejects, runs
+from connector.warehouse import Warehouse, cursors, drift, outbox, rejects, runs
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)
@@ -61,8 +61,25 @@ def print_result(result: SyncResult) -> None:
     console.print(f"took {result.seconds:.1f}s")
 
 
+def _print_drift(keys: list[drift.UnmappedKey]) -> None:
+    """Source keys no column maps (kept in ``_raw`` only), per stream."""
+    table = Table(title=f"unmapped source keys, schema drift ({len(keys)} shown)")
+    for col in ("source", "resource", "key", "records (last run)", "runs", "first seen"):
+        table.add_column(col)
+    for k in keys:
+        table.add_row(
+            k.source,
+            k.resource,
+            k.key,
+            f"{k.records_last_run:,}",
+            str(k.runs),
+            k.first_seen.strftime("%Y-%m-%d %H:%M:%S%z"),
+        )
+    console.print(table)
+
+
 def print_status(wh: Warehouse, limit: int) -> None:
-    """Outbox states per source and resource, open rejects, cursors and the last runs."""
+    """Outbox states, failed marks, open rejects, unmapped source keys, cursors, last runs."""
     with wh.connect() as conn:
         table = Table(title="export outbox (TRAEDE marks)")
         for col in ("resource", "pending", "failed", "acked"):
@@ -93,6 +110,7 @@ def print_status(wh: Warehouse, limit: int) -> None:
                 r["source"], r["resource"], str(r["document_id"]), str(r["times"]), r["reason"]
             )
         console.print(rtable)
+        _print_drift(drift.summary(conn))
         stored = cursors.all_cursors(conn)
         if stored:
             ctable = Table(title="cursors")

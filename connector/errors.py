@@ -121,6 +121,13 @@ class ContractError(SourceError):
     exit_code = 5
 
 
+class IncompletePassError(ContractError):
+    """An export pass ended before it received the whole backlog (a server ignoring ``page``).
+
+    Everything received before it was loaded; the run fails (non-zero exit) saying why.
+    """
+
+
 class NormalizationError(ConnectorError):
     """A record cannot be turned into a staging row (used for rejects, not raised per batch)."""
 

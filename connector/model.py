@@ -46,7 +46,9 @@ class NormalizedBatch:
 
     ``keys`` are the natural keys of the accepted header rows (in ``headers`` order);
     ``children`` are line (or allocation, payment) tables whose rows replace those of the
-    same parents; ``cursor`` is the largest cursor value seen among accepted records.
+    same parents; ``cursor`` is the largest cursor value seen among accepted records;
+    ``unmapped`` counts the source keys no column maps (name -> records or lines carrying it;
+    line keys read ``Lines[].Name``), rejected records included.
     """
 
     headers: TableRows
@@ -54,6 +56,7 @@ class NormalizedBatch:
     rejects: list[Reject] = field(default_factory=list)
     keys: list[Any] = field(default_factory=list)
     cursor: datetime | None = None
+    unmapped: dict[str, int] = field(default_factory=dict)
 
     @property
     def line_count(self) -> int:

@@ -1,10 +1,16 @@
-"""Asset checks, derived per stream of the library's registry: primary key unique, rejects in
-the last run, freshness, reconciliation (streams with rules: lines, totals, allocations), and the
-outbox drained after each mark step. The SQL lives in ``connector.warehouse.checks``.
+"""Asset checks, derived per stream of the library's registry: rejects in the last run,
+freshness, no new unmapped source keys (schema drift), every line has its document (streams
+with lines), every document has an outbox row and every outbox row has its document (marking
+streams), reconciliation (streams with rules: lines, totals, allocations), and the outbox
+drained after each mark step. The SQL lives in ``connector.warehouse.checks``. Each can fail:
+none restates a primary key. (The line tables' foreign keys also hold "every line has its
+document", but not in a session that skips triggers, such as
+``session_replication_role = replica`` or a restore with ``--disable-triggers``.)
 
 Severity is WARN unless a failure means the data or the source is wrong in a way someone must
-act on: a duplicated key (the upsert contract is broken) and an undrained outbox (documents
-committed here but still "not exported" at TRAEDE) are ERROR. None is blocking: marking is
+act on: a broken relation between staging and the outbox or between lines and documents (the
+one-transaction load contract is broken) and an undrained outbox (documents committed here but
+still "not exported" at TRAEDE) are ERROR. None is blocking: marking is
 safe whatever the staging checks say (it reads only the outbox), so blocking it would only
 leave documents unacknowledged.
 """
@@ -26,22 +32,70 @@ WARN = dg.AssetCheckSeverity.WARN
 ERROR = dg.AssetCheckSeverity.ERROR
 
 
-def primary_key_unique(key: dg.AssetKey, spec: TableSpec) -> dg.AssetChecksDefinition:
-    """No key value of ``spec`` is held by two rows."""
+def _orphans_result(found: sql_checks.Orphans, what: str) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=found.count == 0,
+        severity=ERROR,
+        metadata={what: found.count, "sample": ", ".join(found.sample)},
+    )
+
+
+def every_document_has_an_outbox_row(stream: Stream) -> dg.AssetChecksDefinition:
+    """Each staging document of a marking stream has its outbox row for this system id."""
+    header, resource = stream.header, stream.resource
 
     @dg.asset_check(
-        asset=key,
-        name="primary_key_unique",
-        description=f"Every {', '.join(spec.key)} appears once in {spec.name}.",
+        asset=asset_key(stream),
+        name="every_document_has_an_outbox_row",
+        description=f"Every row of {header.name} has a row in connector.export_outbox for this "
+        "system id (else it would never be marked as exported at the source).",
+    )
+    def _check(traede: TraedeApiResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with typed_failure():
+            system_id = traede.settings().system_id
+            with warehouse.open() as wh, wh.connect() as conn:
+                found = sql_checks.documents_without_outbox_row(
+                    conn, header, source=stream.system, resource=resource, system_id=system_id
+                )
+        return _orphans_result(found, "documents_without_outbox_row")
+
+    return _check
+
+
+def every_outbox_row_has_its_document(stream: Stream) -> dg.AssetChecksDefinition:
+    """No outbox row of a marking stream points at a document missing from staging."""
+    header = stream.header
+
+    @dg.asset_check(
+        asset=asset_key(stream),
+        name="every_outbox_row_has_its_document",
+        description=f"Every connector.export_outbox row of {stream.name} has its document in "
+        f"{header.name} (an id is only ever marked for a committed document).",
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with typed_failure(), warehouse.open() as wh, wh.connect() as conn:
-            duplicated = sql_checks.duplicate_keys(conn, spec)
-        return dg.AssetCheckResult(
-            passed=duplicated == 0,
-            severity=ERROR,
-            metadata={"duplicated_keys": duplicated, "table": spec.name},
-        )
+            found = sql_checks.outbox_rows_without_document(
+                conn, header, source=stream.system, resource=stream.resource
+            )
+        return _orphans_result(found, "outbox_rows_without_document")
+
+    return _check
+
+
+def every_line_has_its_document(
+    key: dg.AssetKey, header: TableSpec, lines: TableSpec
+) -> dg.AssetChecksDefinition:
+    """No line row without its header row."""
+
+    @dg.asset_check(
+        asset=key,
+        name="every_line_has_its_document",
+        description=f"Every row of {lines.name} belongs to a row of {header.name}.",
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with typed_failure(), warehouse.open() as wh, wh.connect() as conn:
+            found = sql_checks.lines_without_document(conn, header, lines)
+        return _orphans_result(found, "lines_without_document")
 
     return _check
 
@@ -65,6 +119,36 @@ def rejects_in_last_run(key: dg.AssetKey, source: str, resource: str) -> dg.Asse
                 "rejects": summary.count,
                 "connector_run_id": summary.run_id or "",
                 "reasons": dg.MetadataValue.md(reasons or "_none_"),
+            },
+        )
+
+    return _check
+
+
+def no_new_unmapped_source_keys(
+    key: dg.AssetKey, source: str, resource: str
+) -> dg.AssetChecksDefinition:
+    """The latest load saw no source key that no column maps and no earlier run had shown."""
+
+    @dg.asset_check(
+        asset=key,
+        name="no_new_unmapped_source_keys",
+        description=f"The latest {source}/{resource} load met no new source field without a "
+        "staging column (schema drift; such fields are kept in _raw, listed by "
+        "`connector status` and in connector.unmapped_keys).",
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with typed_failure(), warehouse.open() as wh, wh.connect() as conn:
+            found = sql_checks.new_unmapped_keys(conn, source, resource)
+        listed = "\n".join(f"- `{k}`: {n} record(s)" for k, n in found.keys.items())
+        return dg.AssetCheckResult(
+            passed=not found.keys,
+            severity=WARN,
+            metadata={
+                "new_keys": len(found.keys),
+                "already_known_unmapped": found.known,
+                "connector_run_id": found.run_id or "",
+                "keys": dg.MetadataValue.md(listed or "_none_"),
             },
         )
 
@@ -162,11 +246,17 @@ def stream_checks(stream: Stream) -> list[dg.AssetChecksDefinition]:
     key = asset_key(stream)
     out = [
         rejects_in_last_run(key, stream.system, stream.resource),
-        primary_key_unique(key, stream.header),
         freshness(key, stream.system, stream.resource),
+        no_new_unmapped_source_keys(key, stream.system, stream.resource),
     ]
+    if stream.lines is not None:
+        out.append(every_line_has_its_document(key, stream.header, stream.lines))
     if stream.marks:
-        out.append(outbox_drained(stream))
+        out += [
+            every_document_has_an_outbox_row(stream),
+            every_outbox_row_has_its_document(stream),
+            outbox_drained(stream),
+        ]
     if stream.rules:
         out.append(reconciles(key, stream))
     return out

@@ -20,6 +20,13 @@ def emulator() -> None:
 @click.option("--accounting-entries", default=2000, show_default=True)
 @click.option("--faults", default="", help="Fault plan, e.g. 'invoices.export:429@p=0.1'.")
 @click.option("--unpaged", is_flag=True, help="Ignore page/limit and return everything.")
+@click.option(
+    "--order",
+    type=click.Choice(["id", "desc", "shuffled"]),
+    default="id",
+    show_default=True,
+    help="Order of export listings: by id, newest first, or shuffled (stable for the seed).",
+)
 @click.option("--token", default="emulator-token", show_default=True)
 @click.option("--app-key", default="emulator-app-key", show_default=True)
 def emulator_traede(
@@ -30,6 +37,7 @@ def emulator_traede(
     accounting_entries: int,
     faults: str,
     unpaged: bool,
+    order: str,
     token: str,
     app_key: str,
 ) -> None:
@@ -51,6 +59,7 @@ def emulator_traede(
         app_key=app_key,
         faults=plan,
         paged=not unpaged,
+        order=order,
     )
     click.echo(f"TRAEDE emulator on http://127.0.0.1:{port} (admin API under /_emulator/)")
     click.echo(f"  export TRAEDE_BASE_URL=http://127.0.0.1:{port} TRAEDE_SYSTEM_ID=demo-erp")

@@ -151,6 +151,7 @@ def create_traede_app(
     before_mark: BeforeMark | None = None,
     clock: Callable[[], datetime] | None = None,
     config: TraedeConfig | None = None,
+    order: str | None = None,
 ) -> tuple[Starlette, TraedeState]:
     """Build the TRAEDE emulator over seeded data; returns the ASGI app and its state.
 
@@ -166,9 +167,10 @@ def create_traede_app(
         before_mark: hook called as ``(resource, system_id, ids)`` before each mark.
         clock: returns "now" (aware UTC datetime) for marks and edits.
         config: full switch set; ``paged`` overrides its ``paged``.
+        order: when given, overrides ``config.order``: ``id``, ``desc`` or ``shuffled``.
     """
     config = config or TraedeConfig()
-    config.paged = paged
+    config.update({"paged": paged} if order is None else {"paged": paged, "order": order})
     dataset = generate(
         seed,
         invoices=invoices,

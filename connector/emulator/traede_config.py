@@ -4,6 +4,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+ORDERS = ("id", "desc", "shuffled")
+
 
 @dataclass
 class TraedeConfig:
@@ -17,6 +19,11 @@ class TraedeConfig:
         mark_conflict_status: when set, re-marking an already marked id answers this status.
         honour_not_exported_since: False ignores ``not_exported_since``.
         max_mark_items: more items in one mark call are a 422.
+        honour_page: False answers every page as page 0 (``limit`` still honoured): a server
+            that ignores ``page``.
+        order: the order export pages list documents in: ``id`` (ascending), ``desc``
+            (newest first) or ``shuffled`` (a permutation fixed by the data seed). The docs
+            promise none of them.
     """
 
     paged: bool = True
@@ -26,6 +33,8 @@ class TraedeConfig:
     mark_conflict_status: int | None = None
     honour_not_exported_since: bool = True
     max_mark_items: int = 10
+    honour_page: bool = True
+    order: str = "id"
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply ``changes``; raises ValueError on an unknown key or a wrongly typed value."""
@@ -33,6 +42,10 @@ class TraedeConfig:
         for key, value in changes.items():
             if key not in types:
                 raise ValueError(f"unknown config key {key!r}; known: {sorted(types)}")
+            if key == "order":
+                if value not in ORDERS:
+                    raise ValueError(f"config order must be one of {', '.join(ORDERS)}")
+                continue
             nullable = key in ("page_cap", "mark_conflict_status")
             wanted = bool if types[key] is bool else int
             ok = (value is None and nullable) or (

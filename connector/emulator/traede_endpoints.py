@@ -34,7 +34,7 @@ async def export(
     store = state.store(resource)
     if not config.paged:
         with state.lock:
-            ids = store.select(query, 0, None)
+            ids = store.select(query, 0, None, config.order)
             if len(ids) <= _CHUNK:
                 docs = [store.serialized(i, query.include_lines) for i in ids]
                 return Reply(200, prefix + b",".join(docs) + b"]}")
@@ -56,7 +56,8 @@ async def export(
     if caps:
         limit = min(limit, *caps)
     with state.lock:
-        ids = store.select(query, page * limit, limit)
+        offset = page * limit if config.honour_page else 0
+        ids = store.select(query, offset, limit, config.order)
         docs = [store.serialized(i, query.include_lines) for i in ids]
     return Reply(200, prefix + b",".join(docs) + b"]}")
 

@@ -21,6 +21,8 @@ from connector.emulator.traede_data import document_is_draft, document_meta
 from connector.emulator.traede_dataset import GeneratedDocuments
 from connector.emulator.traede_query import ExportQuery, timestamp_of
 
+_MASK = 2**64 - 1
+
 
 @dataclass
 class Mark:
@@ -55,8 +57,9 @@ class ResourceStore:
         self.marks: dict[str, dict[int, Mark]] = {}
         self._mark_versions: Counter[str] = Counter()
         self._version = 0
-        self._hints: dict[tuple[str, bool], int] = {}
+        self._hints: dict[tuple[str, bool, str], int] = {}
         self._cursors: dict[tuple[Any, ...], tuple[tuple[int, int], int, int]] = {}
+        self._orders: dict[str, tuple[int, array[int]]] = {}
         self._cache: OrderedDict[tuple[int, bool], bytes] = OrderedDict()
         self._cache_size = cache_size
 
@@ -167,22 +170,48 @@ class ResourceStore:
         """Invalidate cached selections for ``system_id`` after its marks changed."""
         self._mark_versions[system_id] += 1
 
-    def select(self, query: ExportQuery, offset: int, limit: int | None) -> list[int]:
+    def listing(self, order: str = "id") -> "array[int]":
+        """Every id in the order export pages list them (``id``, ``desc`` or ``shuffled``).
+
+        ``shuffled`` sorts by a mix of id and seed: stable between calls, and a document added
+        later lands at its own place without moving the others.
+        """
+        if order == "id":
+            return self.ids
+        cached = self._orders.get(order)
+        if cached is not None and cached[0] == self._version:
+            return cached[1]
+        if order == "desc":
+            ids = array("q", reversed(self.ids))
+        elif order == "shuffled":
+            salt = (self.generated.seed * 0xBF58476D1CE4E5B9) & _MASK
+            ids = array(
+                "q", sorted(self.ids, key=lambda i: ((i * 0x9E3779B97F4A7C15) ^ salt) & _MASK)
+            )
+        else:
+            raise ValueError(f"unknown order {order!r}")
+        self._orders[order] = (self._version, ids)
+        return ids
+
+    def select(
+        self, query: ExportQuery, offset: int, limit: int | None, order: str = "id"
+    ) -> list[int]:
         """Return the ids of the export selection from ``offset``, at most ``limit`` of them."""
         marks = self.marks.get(query.system_id, {})
         since = query.not_exported_since
         inb = query.include_non_booked or not self.has_status
         version = (self._version, self._mark_versions[query.system_id])
-        base_key = (query.system_id, inb)
+        base_key = (query.system_id, inb, order)
         hint = self._hints.get(base_key, 0) if since is None else 0
-        key = (query.system_id, inb, since, query.groups)
+        key = (query.system_id, inb, since, query.groups, order)
         cursor = self._cursors.get(key)
         if cursor is not None and cursor[0] == version and cursor[1] <= offset:
             count, pos = cursor[1], max(cursor[2], hint)
         else:
             count, pos = 0, hint
         advancing = since is None and count == 0 and pos == hint
-        ids, n = self.ids, len(self.ids)
+        ids = self.listing(order)
+        n = len(ids)
         out: list[int] = []
         while pos < n and (limit is None or len(out) < limit):
             doc_id = ids[pos]

@@ -3,17 +3,18 @@
 load: export pages (HTTP, prefetched on a thread) -> batches -> normalize (pure) -> one
 transaction per batch (staging upsert + outbox + rejects + run counters).
 mark: committed outbox rows only -> mark-as-exported, <= 10 ids a call, several in flight ->
-each id's outcome recorded. A resource whose load pass failed is not marked in that run.
+each id's outcome recorded. A resource whose load pass failed is not marked in that run, except
+a pass that ended early (``IncompletePassError``): what it committed is marked and the run fails.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from connector.config import TraedeSettings
-from connector.errors import ConnectorError, PermanentSourceError
+from connector.errors import ConnectorError, IncompletePassError, PermanentSourceError
 from connector.flows.results import SyncResult
 from connector.flows.runs import execute
 from connector.flows.stages import batched, prefetch
@@ -94,7 +95,8 @@ def load_resource(
         seen = (client.stats.calls, client.stats.retries, 0)
         # Three stages overlap: a thread fetches and parses pages, another normalizes
         # batches, this one runs each batch's transaction (mostly waiting on Postgres).
-        pages = prefetch(client.export_pages(resource, options.export_options(), page_stats))
+        ended: list[IncompletePassError] = []
+        pages = prefetch(_pass(client, resource, options.export_options(), page_stats, ended))
         batches = prefetch(
             (
                 normalize_batch(resource, records, run.started_at, run.run_id)
@@ -123,7 +125,23 @@ def load_resource(
             _add(totals, loader.load(NormalizedBatch(TableRows(shape.header)), extra=tail))
         for warning in page_stats.warnings:
             log.warning(warning)
+    if ended:
+        raise ended[0]  # after loading everything the pass received
     return totals
+
+
+def _pass(
+    client: TraedeClient,
+    resource: str,
+    options: ExportOptions,
+    stats: PageStats,
+    ended: list[IncompletePassError],
+) -> Iterator[list[Any]]:
+    """The export pass; an early end is kept in ``ended`` so the pages before it still load."""
+    try:
+        yield from client.export_pages(resource, options, stats)
+    except IncompletePassError as exc:
+        ended.append(exc)
 
 
 def mark_resource(
@@ -210,6 +228,12 @@ def run_traede(
                     loaded.append(resource)
                 except PermanentSourceError:
                     raise
+                except IncompletePassError as exc:
+                    # The pass ended early: the run fails saying why, but what it committed is
+                    # marked, so the next run's export starts past it instead of repeating it.
+                    log.error("%s/%s: load incomplete: %s", SOURCE, resource, exc)
+                    result.error = result.error or exc
+                    loaded.append(resource)
                 except ConnectorError as exc:
                     # One resource failing to load does not stop the others; it is not marked.
                     log.error("%s/%s: load failed: %s", SOURCE, resource, exc)

@@ -10,6 +10,7 @@ from typing import Any
 from connector.jsontext import raw_text
 from connector.model import NormalizedBatch, Reject, TableRows
 from connector.normalize.common import FieldError
+from connector.normalize.drift import MappedKeys
 from connector.tables.spec import TableSpec
 
 
@@ -35,12 +36,14 @@ def collect_batch(
     rows_of: RowsOf,
     *,
     fold: Callable[[str], str] = str,
+    mapped: MappedKeys | None = None,
 ) -> NormalizedBatch:
     """Assemble a batch from per-record ``rows_of(record) -> (header, lines, cursor)``.
 
     A key repeated within the batch keeps its last occurrence (``fold`` says which keys are
     the same, e.g. case-insensitive GUIDs); a record whose ``rows_of`` raises
-    :class:`FieldError` becomes a :class:`Reject`; ``batch.cursor`` is the largest cursor.
+    :class:`FieldError` becomes a :class:`Reject`; ``batch.cursor`` is the largest cursor;
+    ``batch.unmapped`` counts the keys ``mapped`` does not name (schema drift).
     """
     children = () if lines is None else (lines,)
 
@@ -48,7 +51,7 @@ def collect_batch(
         head, line_rows, cursor = rows_of(record)
         return head, (line_rows,) if children else (), cursor
 
-    return collect_children(records, header, children, key, split, fold=fold)
+    return collect_children(records, header, children, key, split, fold=fold, mapped=mapped)
 
 
 def collect_children(
@@ -59,12 +62,15 @@ def collect_children(
     rows_of: ChildRowsOf,
     *,
     fold: Callable[[str], str] = str,
+    mapped: MappedKeys | None = None,
 ) -> NormalizedBatch:
     """:func:`collect_batch` for several child tables: ``rows_of`` gives one list per child.
 
     A record's rows all land or none do: a :class:`FieldError` anywhere in it rejects it whole.
     """
     batch = NormalizedBatch(TableRows(header), [TableRows(c) for c in children])
+    if mapped is not None:
+        batch.unmapped = mapped.unmapped(records)
     for record in last_per_key(records, key, fold):
         try:
             header_row, child_rows, cursor = rows_of(record)

@@ -23,6 +23,7 @@ from connector.normalize.common import (
     to_text,
     to_utc,
 )
+from connector.normalize.drift import MappedKeys
 from connector.normalize.extract import compile_extractor
 from connector.tables import traede as t
 from connector.tables.spec import TableSpec
@@ -137,6 +138,11 @@ class _Shape:
         self.fields = fields
         self.lines = lines
         self.line_fields = line_fields
+        self.mapped = MappedKeys.of(
+            (f[0] for f in fields),
+            "lines" if lines is not None else None,
+            (f[0] for f in line_fields),
+        )
         self.extract = compile_extractor(fields, f"{header.table}_header")
         self.extract_line = compile_extractor(line_fields, f"{header.table}_line")
         names = tuple(f[0] for f in fields)
@@ -210,4 +216,4 @@ def normalize_batch(
         header, lines = normalize_document(resource, record, loaded_at, run_id)
         return header, lines, None
 
-    return collect_batch(records, shape.header, shape.lines, "id", rows_of)
+    return collect_batch(records, shape.header, shape.lines, "id", rows_of, mapped=shape.mapped)

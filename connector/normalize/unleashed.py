@@ -23,6 +23,7 @@ from connector.normalize.common import (
     to_json_text,
     to_text,
 )
+from connector.normalize.drift import MappedKeys
 from connector.tables.unleashed import UNLEASHED_CREDIT_NOTE_LINES, UNLEASHED_CREDIT_NOTES
 
 _KEY = "CreditNumber"
@@ -40,6 +41,24 @@ _LINE_LISTS = (
     ("BatchNumbers", "batch_numbers"),
     ("PendingBatchNumbers", "pending_batch_numbers"),
 )
+# The keys _rows and _line read (keep in step with them): anything else is schema drift.
+MAPPED = MappedKeys.of(
+    (
+        _KEY, "LastModifiedOn", *(src for src, _ in _OBJECTS), "CreditDate", "SalesInvoiceDate",
+        "RequiredDeliveryDate", "Reference", "CreditStatus", "Total", "SubTotal", "TaxTotal",
+        "TaxRate", "XeroTaxCode", "InvoiceNumber", "ReferenceNumber", "Comments", "Guid",
+        "LastModifiedBy", "CreatedBy", "CreatedOn", "ExchangeRate", "BCSubTotal", "BCTaxTotal",
+        "BCTotal",
+    ),
+    "CreditLines",
+    (
+        "LineNumber", "LineType", "Product", "OrderQuantity", "UnitPrice", "CreditQuantity",
+        "CreditPrice", "LineTotal", "Comments", "TaxRate", "LineTax", "XeroTaxCode",
+        "LineTaxCode", "XeroSalesAccount", "Reason", "Return", "Disassemble", "Guid",
+        "LastModifiedOn", "BCUnitPrice", "BCLineTotal", "BCLineTax",
+        *(src for src, _ in _LINE_LISTS),
+    ),
+)  # fmt: skip
 
 
 def normalize_credit_notes(
@@ -56,6 +75,7 @@ def normalize_credit_notes(
         UNLEASHED_CREDIT_NOTE_LINES,
         _KEY,
         lambda record: _rows(record, loaded_at, run_id),
+        mapped=MAPPED,
     )
 
 

@@ -27,9 +27,26 @@ from connector.normalize.common import (
     to_json_text,
     to_text,
 )
+from connector.normalize.drift import MappedKeys
 from connector.tables.xero import XERO_CHILDREN, XERO_CREDIT_NOTES
 
 _KEY = "CreditNoteID"
+# The keys _rows and _line read (keep in step with them): anything else is schema drift.
+MAPPED = MappedKeys.of(
+    (
+        "CreditNoteID", "UpdatedDateUTC", "Contact", "CreditNoteNumber", "Type", "Status", "Date",
+        "DueDate", "LineAmountTypes", "SubTotal", "TotalTax", "Total", "CISDeduction", "CISRate",
+        "CurrencyCode", "CurrencyRate", "FullyPaidOnDate", "Reference", "SentToContact",
+        "RemainingCredit", "AppliedAmount", "BrandingThemeID", "HasAttachments", "HasErrors",
+        "StatusAttributeString", "Allocations", "Payments",
+    ),
+    "LineItems",
+    (
+        "LineItemID", "Description", "Quantity", "UnitAmount", "ItemCode", "AccountCode",
+        "AccountID", "TaxType", "TaxAmount", "LineAmount", "DiscountRate", "DiscountAmount",
+        "Tracking", "Item",
+    ),
+)  # fmt: skip
 
 
 def normalize_credit_notes(
@@ -54,6 +71,7 @@ def normalize_credit_notes(
         _KEY,
         lambda record: _rows(record, loaded_at, run_id, tenant_id),
         fold=str.lower,
+        mapped=MAPPED,
     )
 
 

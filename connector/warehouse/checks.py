@@ -52,6 +52,14 @@ class Reconciliation:
     sample: list[Break] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Orphans:
+    """Rows that break a relation between tables: how many, and the first few keys."""
+
+    count: int
+    sample: list[str] = field(default_factory=list)
+
+
 def _table(spec: TableSpec) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(spec.schema), sql.Identifier(spec.table))
 
@@ -69,13 +77,67 @@ def row_count(conn: psycopg.Connection[Any], spec: TableSpec) -> int:
     return int(_one(conn, sql.SQL("SELECT count(*) FROM {}").format(_table(spec))) or 0)
 
 
-def duplicate_keys(conn: psycopg.Connection[Any], spec: TableSpec) -> int:
-    """Key values held by more than one row (0 while the table's primary key holds)."""
-    key = sql.SQL(", ").join(map(sql.Identifier, spec.key))
+def documents_without_outbox_row(
+    conn: psycopg.Connection[Any],
+    header: TableSpec,
+    *,
+    source: str,
+    resource: str,
+    system_id: str,
+    sample: int = 10,
+) -> Orphans:
+    """Staging documents with no export-outbox row for ``system_id`` (never to be marked)."""
     query = sql.SQL(
-        "SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY {key} HAVING count(*) > 1) d"
-    ).format(key=key, table=_table(spec))
-    return int(_one(conn, query) or 0)
+        "SELECT h.{pk}::text FROM {header} h WHERE NOT EXISTS (SELECT 1 FROM "
+        "connector.export_outbox o WHERE o.source = %s AND o.resource = %s "
+        "AND o.system_id = %s AND o.document_id = h.{pk}) ORDER BY h.{pk}"
+    ).format(pk=sql.Identifier(header.key[0]), header=_table(header))
+    return _orphans(conn, query, (source, resource, system_id), sample)
+
+
+def lines_without_document(
+    conn: psycopg.Connection[Any], header: TableSpec, lines: TableSpec, *, sample: int = 10
+) -> Orphans:
+    """Line rows whose parent document is not in the header table (keys of the lines)."""
+    if lines.parent_key is None:
+        raise ValueError(f"{lines.name} has no parent key")
+    query = sql.SQL(
+        "SELECT l.{fk}::text || ' line ' || l.line_number FROM {lines} l WHERE NOT EXISTS "
+        "(SELECT 1 FROM {header} h WHERE h.{pk} = l.{fk}) ORDER BY l.{fk}, l.line_number"
+    ).format(
+        fk=sql.Identifier(lines.parent_key),
+        lines=_table(lines),
+        header=_table(header),
+        pk=sql.Identifier(header.key[0]),
+    )
+    return _orphans(conn, query, (), sample)
+
+
+def outbox_rows_without_document(
+    conn: psycopg.Connection[Any],
+    header: TableSpec,
+    *,
+    source: str,
+    resource: str,
+    sample: int = 10,
+) -> Orphans:
+    """Export-outbox rows (any system id) whose document is not in staging."""
+    query = sql.SQL(
+        "SELECT o.system_id || ':' || o.document_id FROM connector.export_outbox o "
+        "WHERE o.source = %s AND o.resource = %s AND NOT EXISTS "
+        "(SELECT 1 FROM {header} h WHERE h.{pk} = o.document_id) "
+        "ORDER BY o.system_id, o.document_id"
+    ).format(header=_table(header), pk=sql.Identifier(header.key[0]))
+    return _orphans(conn, query, (source, resource), sample)
+
+
+def _orphans(
+    conn: psycopg.Connection[Any], query: sql.Composed, params: tuple[Any, ...], sample: int
+) -> Orphans:
+    count = conn.execute(sql.SQL("SELECT count(*) FROM ({}) q").format(query), params).fetchone()
+    first = conn.execute(sql.SQL("{} LIMIT {}").format(query, sample), params).fetchall()
+    conn.commit()
+    return Orphans(count=int(count[0]) if count else 0, sample=[str(r[0]) for r in first])
 
 
 def _last_run_id(
@@ -103,6 +165,38 @@ def rejects_in_last_run(conn: psycopg.Connection[Any], source: str, resource: st
     conn.commit()
     reasons = {str(reason): int(n) for reason, n in rows}
     return RejectSummary(run_id=run_id, count=sum(reasons.values()), reasons=reasons)
+
+
+@dataclass(frozen=True)
+class NewKeys:
+    """Unmapped source keys the latest load saw that no earlier run of the stream had."""
+
+    run_id: str | None
+    keys: dict[str, int] = field(default_factory=dict)
+    known: int = 0
+
+
+def new_unmapped_keys(conn: psycopg.Connection[Any], source: str, resource: str) -> NewKeys:
+    """Keys in ``connector.unmapped_keys`` for the latest load of ``resource`` that are new.
+
+    ``keys`` maps each new key to the records that carried it; ``known`` counts the latest
+    run's unmapped keys that earlier runs had already shown.
+    """
+    run_id = _last_run_id(conn, source, resource, finished=False)
+    if run_id is None:
+        return NewKeys(run_id=None)
+    rows = conn.execute(
+        "SELECT k.key, k.records, EXISTS (SELECT 1 FROM connector.unmapped_keys e "
+        "JOIN connector.sync_runs r ON r.run_id = e.run_id WHERE e.source = k.source "
+        "AND e.resource = k.resource AND e.key = k.key AND e.run_id <> k.run_id "
+        "AND r.started_at < (SELECT started_at FROM connector.sync_runs WHERE run_id = %s)) "
+        "FROM connector.unmapped_keys k WHERE k.run_id = %s AND k.source = %s "
+        "AND k.resource = %s ORDER BY k.key",
+        (run_id, run_id, source, resource),
+    ).fetchall()
+    conn.commit()
+    new = {str(key): int(n) for key, n, earlier in rows if not earlier}
+    return NewKeys(run_id=run_id, keys=new, known=len(rows) - len(new))
 
 
 def last_successful_load(

@@ -1,8 +1,9 @@
 """Load one normalized batch in one transaction (docs/architecture.md §5).
 
 COPY into temp tables, upsert the headers, replace their children as a set, enqueue the outbox
-rows (export-tracked sources), write rejects, advance the cursor (cursor sources) and the run's
-counters. Either all of it commits or none of it does.
+rows (export-tracked sources), write rejects and the unmapped source keys (schema drift),
+advance the cursor (cursor sources) and the run's counters. Either all of it commits or none of
+it does.
 """
 
 from datetime import datetime
@@ -13,7 +14,7 @@ import psycopg
 from connector.errors import WarehouseError
 from connector.model import NormalizedBatch
 from connector.tables.spec import TableSpec
-from connector.warehouse import cursors, outbox, rejects, runs
+from connector.warehouse import cursors, drift, outbox, rejects, runs
 from connector.warehouse.copy_loader import copy_rows, ensure_temp_table
 from connector.warehouse.locks import ConsumerLock
 from connector.warehouse.merge import replace_children, upsert
@@ -115,6 +116,9 @@ class BatchLoader:
             rejects.resolve_loaded(cur, self.header, source=self.source, resource=self.resource)
         counts["rejected"] = rejects.write(
             cur, batch.rejects, run_id=self.run.run_id, source=self.source, resource=self.resource
+        )
+        drift.record(
+            cur, batch.unmapped, run_id=self.run.run_id, source=self.source, resource=self.resource
         )
         if cursor is not None and self.cursor_scope is not None:
             cursors.advance(

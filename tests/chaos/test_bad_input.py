@@ -227,9 +227,6 @@ def _reset(conn: psycopg.Connection) -> None:
     )
 
 
-TRIED: list[str] = []
-
-
 def _check_case(warehouse: Warehouse, mutations: list[Mutation]) -> None:
     """Serve ``mutations`` between good documents, sync, check rejects, staging and marks."""
     with warehouse.connect(autocommit=True) as conn, running_traede(warehouse, invoices=GOOD) as t:
@@ -242,7 +239,6 @@ def _check_case(warehouse: Warehouse, mutations: list[Mutation]) -> None:
             doc_id = FIRST_RAW + n
             text, doc = _text(doc_id, base, mut)
             t.state.add_raw_document("invoices", doc_id, text, status="booked")
-            TRIED.append(mut[0])
             if mut[1] is None:
                 expect_load[doc_id] = doc
             else:
@@ -308,11 +304,6 @@ def test_bad_documents_are_quarantined_with_their_field_and_the_rest_loads(
     warehouse: Warehouse, mutations: list[Mutation]
 ) -> None:
     _check_case(warehouse, mutations)
-
-
-def test_count_of_bad_inputs_tried() -> None:
-    """Not a check: prints how many generated documents the two tests above served."""
-    print(f"bad or edge documents served: {len(TRIED)} ({len(set(TRIED))} distinct)")
 
 
 def test_huge_id_does_not_stop_the_export_pass(warehouse: Warehouse, db) -> None:

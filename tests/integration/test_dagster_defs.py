@@ -51,15 +51,30 @@ def test_definitions_name_every_asset_job_check_and_schedule() -> None:
 
     checks = {(k.asset_key.to_user_string(), k.name) for k in repo.asset_graph.asset_check_keys}
     for resource in ("invoices", "credit_notes", "accounting_entries"):
-        for name in ("rejects_in_last_run", "primary_key_unique", "freshness"):
+        for name in (
+            "rejects_in_last_run",
+            "freshness",
+            "no_new_unmapped_source_keys",
+            "every_document_has_an_outbox_row",
+            "every_outbox_row_has_its_document",
+        ):
             assert (f"traede/{resource}", name) in checks
+        assert (f"traede/{resource}", "primary_key_unique") not in checks  # could never fail
+        has_lines = resource != "accounting_entries"
+        assert ((f"traede/{resource}", "every_line_has_its_document") in checks) == has_lines
         assert (f"traede/{resource}_marked", "outbox_drained") in checks
     assert ("traede/invoices", "reconciles") in checks
     assert ("traede/credit_notes", "reconciles") in checks
     assert ("traede/accounting_entries", "reconciles") not in checks
     for source in ("xero", "unleashed"):
-        for name in ("rejects_in_last_run", "primary_key_unique", "freshness"):
+        for name in (
+            "rejects_in_last_run",
+            "freshness",
+            "no_new_unmapped_source_keys",
+            "every_line_has_its_document",
+        ):
             assert (f"{source}/credit_notes", name) in checks
+        assert (f"{source}/credit_notes", "every_document_has_an_outbox_row") not in checks
     assert ("xero/credit_notes", "reconciles") in checks
     assert ("unleashed/credit_notes", "reconciles") in checks
 

@@ -105,7 +105,9 @@ def test_traede_sync_job_loads_marks_and_checks(
             assert marked["calls"] >= -(-len(expected) // 10)
 
         checks = _checks(result)
-        assert len(checks) == 14  # 4 per resource + reconciles on the two with lines
+        # 6 per resource (rejects, freshness, drift, outbox rows both ways, outbox drained),
+        # and every_line_has_its_document + reconciles on the two with lines
+        assert len(checks) == 22
         assert all(checks.values()), {k: v for k, v in checks.items() if not v}
         assert checks[("traede/invoices", "reconciles")]
         assert checks[("traede/credit_notes_marked", "outbox_drained")]
@@ -137,6 +139,45 @@ def test_traede_sync_job_loads_marks_and_checks(
             (backfill.run_id,),
         ).fetchall()
         assert dict(runs) == {"load": 3, "mark": 3}
+
+
+def test_checks_fail_on_tampered_data_and_a_new_source_field(
+    warehouse: Warehouse, db: psycopg.Connection, pg_url: str
+) -> None:
+    """The checks that replaced primary_key_unique, and the drift check, can fail: tamper and
+    send a new field, re-run, see exactly those fail.
+    """
+    names = (
+        "every_document_has_an_outbox_row",
+        "every_outbox_row_has_its_document",
+        "every_line_has_its_document",
+    )
+    with running_traede(warehouse, invoices=20, credit_notes=8, accounting_entries=5) as t:
+        clean = _checks(_run(t, pg_url))
+        assert all(clean[(f"traede/{r}", n)] for r in ("invoices", "credit_notes") for n in names)
+        invoice = db.execute("SELECT min(id) FROM staging.traede_invoices").fetchone()[0]
+        db.execute(
+            "DELETE FROM connector.export_outbox WHERE resource = 'invoices' AND document_id = %s",
+            (invoice,),
+        )
+        db.execute("DELETE FROM staging.traede_accounting_entries WHERE id = (SELECT min(id) "
+                   "FROM staging.traede_accounting_entries)")  # fmt: skip
+        db.execute("SET session_replication_role = replica")
+        db.execute(
+            "INSERT INTO staging.traede_credit_note_lines (credit_note_id, line_number, quantity, "
+            "total_price, _raw, _loaded_at, _run_id) VALUES (42, 1, 1, 1, '{}', now(), 'x')"
+        )
+        db.execute("SET session_replication_role = DEFAULT")
+        base = t.state.document("credit_notes", 500001)
+        t.state.add_documents("credit_notes", [dict(base, id=510001, status="booked", rma="R1")])
+        tampered = _checks(_run(t, pg_url))
+    failed = {k for k, passed in tampered.items() if not passed}
+    assert failed == {
+        ("traede/invoices", "every_document_has_an_outbox_row"),
+        ("traede/accounting_entries", "every_outbox_row_has_its_document"),
+        ("traede/credit_notes", "every_line_has_its_document"),
+        ("traede/credit_notes", "no_new_unmapped_source_keys"),
+    }, failed
 
 
 def test_traede_sync_job_fails_step_with_library_error(warehouse: Warehouse, pg_url: str) -> None:

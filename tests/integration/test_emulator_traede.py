@@ -129,6 +129,24 @@ def test_export_pages_are_zero_based_default_20_ordered_by_id(env: Env) -> None:
     assert env.ids(page=5, limit=7) == booked[35:42]
 
 
+@pytest.mark.parametrize("order", ["desc", "shuffled"])
+def test_export_order_switch_lists_every_document_once_in_a_stable_order(
+    env: Env, order: str
+) -> None:
+    booked = booked_ids(env.state)
+    env.client.post("/_emulator/config", json={"order": order}).raise_for_status()
+    listed = [i for p in range(4) for i in env.ids(page=p, limit=40)]
+    assert sorted(listed) == booked and listed != booked  # all of them, once, not by id
+    if order == "desc":
+        assert listed == booked[::-1]
+    assert [i for p in range(4) for i in env.ids(page=p, limit=40)] == listed  # stable
+    # marking some leaves the others in the same relative order
+    env.mark(listed[:10]).raise_for_status()
+    assert [i for p in range(4) for i in env.ids(page=p, limit=40)] == listed[10:]
+    with pytest.raises(httpx.HTTPStatusError):
+        env.client.post("/_emulator/config", json={"order": "random"}).raise_for_status()
+
+
 @pytest.mark.parametrize("params", [{"limit": 61}, {"limit": 0}, {"limit": "x"}, {"page": -1}])
 def test_export_rejects_bad_paging(env: Env, params: dict[str, Any]) -> None:
     validation_detail(env.export(**params))

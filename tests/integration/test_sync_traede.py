@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from connector.emulator.faults import FaultPlan
-from connector.errors import LockHeldError, PermanentSourceError
+from connector.errors import IncompletePassError, LockHeldError, PermanentSourceError
 from connector.flows.results import EXIT_MARKS, EXIT_OK, EXIT_REJECTS
 from connector.flows.traede import SyncOptions, run_traede
 from connector.sources.traede.filters import Filter, FilterGroup
@@ -26,6 +26,7 @@ from tests.integration.traede_support import (
 )
 
 ALL = ("invoices", "credit_notes", "accounting_entries")
+ORDERS = ("id", "desc", "shuffled")  # the export pages promise no order (docs/apis.md §1.4)
 pytestmark = pytest.mark.integration
 
 
@@ -33,10 +34,13 @@ def _sync(traede, warehouse, **kw):
     return run_traede(traede.settings, warehouse, SyncOptions(**kw))
 
 
+@pytest.mark.parametrize("order", ORDERS)
 def test_full_sync_equals_source_marks_everything_and_second_sync_changes_nothing(
-    warehouse: Warehouse, db: psycopg.Connection
+    warehouse: Warehouse, db: psycopg.Connection, order: str
 ) -> None:
-    with running_traede(warehouse, invoices=130, credit_notes=45, accounting_entries=150) as t:
+    with running_traede(
+        warehouse, invoices=130, credit_notes=45, accounting_entries=150, order=order
+    ) as t:
         result = _sync(t, warehouse)
         assert result.exit_code == EXIT_OK, result.reason
         for resource in ALL:
@@ -74,27 +78,54 @@ def test_mark_calls_never_exceed_ten_ids(warehouse: Warehouse, db: psycopg.Conne
         assert sum(len(c.get("ids_marked") or []) for c in mark_calls) == 95
 
 
+@pytest.mark.parametrize("order", ORDERS)
 @pytest.mark.parametrize("paged", [True, False])
 def test_paged_and_unpaged_servers_deliver_the_whole_backlog(
-    warehouse: Warehouse, db: psycopg.Connection, paged: bool
+    warehouse: Warehouse, db: psycopg.Connection, paged: bool, order: str
 ) -> None:
-    with running_traede(warehouse, invoices=200, paged=paged) as t:
+    with running_traede(warehouse, invoices=200, paged=paged, order=order) as t:
         result = _sync(t, warehouse, resources=("invoices",))
         assert result.exit_code == EXIT_OK
         assert staging_ids(db, "invoices") == set(expected_ids(t.state, "invoices"))
         assert_invariants(db, t.state, ("invoices",))
 
 
+@pytest.mark.parametrize("order", ORDERS)
 def test_server_that_caps_pages_below_limit_loses_nothing(
-    warehouse: Warehouse, db: psycopg.Connection
+    warehouse: Warehouse, db: psycopg.Connection, order: str
 ) -> None:
     with running_traede(
-        warehouse, credit_notes=170, faults="credit_notes.export:page_cap@cap=25"
+        warehouse, credit_notes=170, faults="credit_notes.export:page_cap@cap=25", order=order
     ) as t:
         result = _sync(t, warehouse, resources=("credit_notes",))
         assert result.exit_code == EXIT_OK
         assert staging_ids(db, "credit_notes") == set(expected_ids(t.state, "credit_notes"))
         assert_invariants(db, t.state, ("credit_notes",))
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_a_server_ignoring_page_fails_the_run_and_later_runs_drain_the_backlog(
+    warehouse: Warehouse, db: psycopg.Connection, order: str
+) -> None:
+    """Every page answered as page 0: each run loads and marks one page, then fails saying so."""
+    with running_traede(warehouse, accounting_entries=200, order=order) as t:
+        t.state.config.update({"honour_page": False})
+        options = {"resources": ("accounting_entries",)}
+        results = [_sync(t, warehouse, **options) for _ in range(3)]
+        for result in results:
+            assert isinstance(result.error, IncompletePassError), result.error
+            assert result.exit_code == 5 and result.status == "failed"
+            assert "ignores `page`" in result.reason and "more may be waiting" in result.reason
+            assert result.total("fetched") == 60 and result.total("marked") == 60
+        last = _sync(t, warehouse, **options)  # 20 left: a short page, the pass is complete
+        assert last.exit_code == EXIT_OK, last.reason
+        assert staging_ids(db, "accounting_entries") == set(all_ids(t.state, "accounting_entries"))
+        assert_invariants(db, t.state, ("accounting_entries",))
+    rows = db.execute(
+        "SELECT status, error FROM connector.sync_runs ORDER BY started_at"
+    ).fetchall()
+    assert [r[0] for r in rows] == ["failed"] * 3 + ["succeeded"]
+    assert all("ignores `page`" in (r[1] or "") for r in rows[:3])
 
 
 def test_drafts_only_with_include_non_booked(warehouse: Warehouse, db: psycopg.Connection) -> None:

@@ -59,6 +59,7 @@ def running_traede(
     seed: int = 3,
     faults: str = "",
     paged: bool = True,
+    order: str = "id",
     http: HttpSettings | None = None,
     **settings_overrides: Any,
 ) -> Iterator[Traede]:
@@ -75,6 +76,7 @@ def running_traede(
         app_key=APP_KEY,
         faults=FaultPlan.parse(faults) if faults else None,
         paged=paged,
+        order=order,
         before_mark=checker,
     )
     with EmulatorServer(app) as server:

@@ -1,11 +1,8 @@
 """TraedeClient: the TRAEDE Export API over httpx. Yields raw records; knows nothing of Postgres.
 
 Paging follows docs/architecture.md §4, invariant 6: explicit ``page`` from 0 with ``limit`` 60
-until an empty or short page, never a mark in between. Two server misbehaviours are handled
-instead of looped on: a server that ignores paging (a page repeats ids already seen: stop, warn)
-and a server that caps pages below ``limit`` (a short page followed by a non-empty one: continue
-with the observed cap as the limit). Ids ascend across pages (the export is ordered by id),
-which is what both checks rely on; that keeps the check O(1) in memory.
+until an empty or short page, never a mark in between, whatever order the server lists in. The
+rule (including servers that cap pages or ignore paging) is ``paging.ExportPaginator``.
 """
 
 import logging
@@ -33,14 +30,7 @@ from connector.sources.retry import (
 from connector.sources.traede.endpoints import ENDPOINTS, Endpoint
 from connector.sources.traede.filters import FilterGroup, encode_filter_groups, format_utc
 from connector.sources.traede.marking import send_marks
-from connector.sources.traede.paging import (
-    PageStats,
-    advances,
-    after,
-    chunks,
-    id_of,
-    max_id,
-)
+from connector.sources.traede.paging import ExportPaginator, PageStats, chunks
 from connector.sources.traede.responses import SYSTEM, MalformedResponse, mark_results, read_records
 
 log = logging.getLogger(__name__)
@@ -155,75 +145,31 @@ class TraedeClient(PooledClient):
     ) -> Iterator[list[Any]]:
         """Yield one export pass, page by page, as lists of raw records.
 
-        Explicit ``page``/``limit`` until an empty or short page (a short page is confirmed
-        by asking for the next one, which also reveals servers that cap pages). No mark is
-        sent by this method, so the offsets cannot shift under the pass.
+        Explicit ``page``/``limit`` from 0 until :class:`ExportPaginator` says the pass is
+        complete; nothing is assumed about the order of the listing. No mark is sent by this
+        method, so the offsets cannot shift under the pass.
+
+        Raises:
+            IncompletePassError: the server ignores ``page`` and the pass could not reach the
+                whole backlog (the pages yielded before are complete and loadable).
         """
         endpoint = ENDPOINTS[resource]
-        stats = stats if stats is not None else PageStats()
-        limit = self.settings.page_limit
-        page = 0
-        received = 0
-        last_id: int | None = None
-        previous: tuple[Any, ...] | None = None
-        while True:
-            records = self._get_page(endpoint, self.export_params(endpoint, options, page, limit))
+        pager = ExportPaginator(resource, self.settings.page_limit, stats)
+        while not pager.done:
+            params = self.export_params(endpoint, options, pager.page, pager.limit)
+            records = self._get_page(endpoint, params)
             if not isinstance(records, list):
                 # Server ignored paging and sent a huge body: this one response is everything.
                 warning = f"{resource}: the server sent everything in one response; not paging"
-                stats.warnings.append(warning)
-                for chunk in chunks(records, limit):
-                    stats.pages += 1
-                    stats.documents += len(chunk)
+                pager.stats.warnings.append(warning)
+                for chunk in chunks(records, pager.limit):
+                    pager.stats.pages += 1
+                    pager.stats.documents += len(chunk)
                     yield chunk
                 return
-            stats.pages += 1
-            fingerprint = tuple(id_of(r) for r in records)
-            fresh = [r for r in records if after(r, last_id)]
-            stalled = last_id is not None and not any(advances(r, last_id) for r in records)
-            if records and (fingerprint == previous or stalled):
-                warning = (
-                    f"{resource}: page {page} repeated documents already received; the server "
-                    "ignores paging, so this pass stops here (everything it sends was received)"
-                )
-                log.warning(warning)
-                stats.warnings.append(warning)
-                return
-            previous = fingerprint
-            if records:
-                # Every record is passed on, also one whose id is not above those already
-                # received (out of order): loads are upserts, so a repeat is harmless and a
-                # record is never dropped silently. Only fresh ones count towards the offset.
-                stats.documents += len(records)
-                received += len(fresh)
-                last_id = max_id(records, last_id)
-                yield records
-            if len(records) > limit:
-                warning = f"{resource}: page {page} had {len(records)} > limit {limit} documents"
-                log.warning("%s; the server is not paging", warning)
-                stats.warnings.append(warning)
-            if not records:
-                return
-            if len(records) < limit:
-                probe = self._get_page(
-                    endpoint, self.export_params(endpoint, options, page + 1, limit)
-                )
-                probe_list = probe if isinstance(probe, list) else list(probe)
-                stats.pages += 1
-                if not any(advances(r, last_id) for r in probe_list):
-                    return
-                # The next page is not empty: the server caps pages at len(records). Go on
-                # with that limit from the offset reached; ids already received are skipped.
-                cap = len(records)
-                warning = (
-                    f"{resource}: the server returns at most {cap} documents a page although "
-                    f"limit={limit} was asked; continuing with limit={cap}"
-                )
-                log.warning(warning)
-                stats.warnings.append(warning)
-                limit, page, previous = cap, received // cap, None
-                continue
-            page += 1
+            passed = pager.take(records)
+            if passed:
+                yield passed
 
     # --- marking -------------------------------------------------------------------------
 
