@@ -17,6 +17,9 @@ class TraedeConfig:
         mark_conflict_status: when set, re-marking an already marked id answers this status.
         honour_not_exported_since: False ignores ``not_exported_since``.
         max_mark_items: more items in one mark call are a 422.
+        mark_in_flight_limit: when set, a mark call arriving while this many are being
+            answered gets a 429 with ``Retry-After`` (a server that limits concurrency).
+        mark_retry_after_ms: the ``Retry-After`` of that 429, in milliseconds.
     """
 
     paged: bool = True
@@ -26,6 +29,8 @@ class TraedeConfig:
     mark_conflict_status: int | None = None
     honour_not_exported_since: bool = True
     max_mark_items: int = 10
+    mark_in_flight_limit: int | None = None
+    mark_retry_after_ms: int = 1000
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply ``changes``; raises ValueError on an unknown key or a wrongly typed value."""
@@ -33,7 +38,7 @@ class TraedeConfig:
         for key, value in changes.items():
             if key not in types:
                 raise ValueError(f"unknown config key {key!r}; known: {sorted(types)}")
-            nullable = key in ("page_cap", "mark_conflict_status")
+            nullable = key in ("page_cap", "mark_conflict_status", "mark_in_flight_limit")
             wanted = bool if types[key] is bool else int
             ok = (value is None and nullable) or (
                 isinstance(value, wanted) and (wanted is bool or not isinstance(value, bool))
