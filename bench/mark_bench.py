@@ -54,7 +54,10 @@ def _case(
     _reset_outbox(pg, db)
     emu.forget_marks(system_id)
     emu.set_faults(f"*.mark:slow@delay={delay}" if delay else None)
-    emu.set_config({"mark_in_flight_limit": server_limit, "mark_retry_after_ms": retry_after_ms})
+    if server_limit:
+        emu.set_config(
+            {"mark_in_flight_limit": server_limit, "mark_retry_after_ms": retry_after_ms}
+        )
     before = emu.state()
     marked = connector_peer.run_mark(
         base_url=emu.url,
@@ -69,7 +72,8 @@ def _case(
     )
     after = emu.state()
     emu.set_faults(None)
-    emu.set_config({"mark_in_flight_limit": None})
+    if server_limit:
+        emu.set_config({"mark_in_flight_limit": None})
     throttled = _sum_mark(after.get("throttled", {})) - _sum_mark(before.get("throttled", {}))
     calls = _sum_mark(after["calls"]) - _sum_mark(before["calls"]) - throttled
     divisor = server_limit if server_limit else start
