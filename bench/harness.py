@@ -216,6 +216,10 @@ class Emulator:
         else:
             self.admin.delete("/_emulator/faults").raise_for_status()
 
+    def set_config(self, changes: dict[str, Any]) -> None:
+        """Change ``TraedeConfig`` switches (``POST /_emulator/config``)."""
+        self.admin.post("/_emulator/config", json=changes).raise_for_status()
+
     def forget_marks(self, system_id: str) -> None:
         for resource in ("invoices", "credit-notes", "accounting-entries"):
             self.admin.delete(

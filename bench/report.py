@@ -135,29 +135,6 @@ def memory_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def mark_table(result: dict[str, Any]) -> str:
-    lines = [
-        f"### Marking ({result['counts']['invoices']:,} invoices generated, "
-        f"concurrency {result['concurrency']}; fixed cost of one `connector mark` process "
-        f"with nothing to mark: {_f(result['fixed_cost_s'])} s)",
-        "",
-        "| latency per call | marked | calls | wall s | ideal s (calls x latency / conc.) | "
-        "wall / ideal | (wall - fixed) / ideal | ms per call | target |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for c in result["cases"]:
-        target = "-"
-        if c["delay_s"] >= 0.05:
-            ok = c["ratio_to_ideal"] is not None and c["ratio_to_ideal"] <= 1.3
-            target = f"≤ 1.3x: {_verdict(ok)}"
-        lines.append(
-            f"| {c['delay_s'] * 1000:.0f} ms | {_f(c['marked'])} | {_f(c['mark_calls'])} | "
-            f"{_f(c['seconds'])} | {_f(c['ideal_s'])} | {_f(c['ratio_to_ideal'])} | "
-            f"{_f(c['ratio_to_ideal_without_fixed'])} | {_f(c['ms_per_call'])} | {target} |"
-        )
-    return "\n".join(lines)
-
-
 def xero_table(result: dict[str, Any]) -> str:
     if result.get("missing"):
         return f"### Xero\n\nNot measured: {result['missing']}"
@@ -180,6 +157,8 @@ def xero_table(result: dict[str, Any]) -> str:
 def render(result: dict[str, Any]) -> str:
     kind = result.get("kind")
     if kind == "mark":
+        from bench.mark_bench import mark_table
+
         return mark_table(result)
     if kind == "xero":
         return xero_table(result)
@@ -212,7 +191,10 @@ def latest_markdown(results_dir: Path) -> str:
             r = latest[name]
             load = r.get("machine", {}).get("loadavg_1m")
             busy = f", 1-min load average {load} at the start" if load is not None else ""
-            parts += [f"_{name}: run {r.get('started_at', '?')}{busy}_", "", render(r), ""]
+            git = r.get("git") or {}
+            commit = str(git.get("commit") or "unknown")[:10]
+            code = f", commit {commit}{' (dirty tree)' if git.get('dirty') else ''}"
+            parts += [f"_{name}: run {r.get('started_at', '?')}{busy}{code}_", "", render(r), ""]
     runs = {k: v for k, v in latest.items() if v.get("kind") == "run"}
     if runs:
         parts += ["### Peak memory", "", memory_table(runs), ""]

@@ -189,13 +189,24 @@ def mark() -> None:
 @mark.command("traede")
 @resource_option
 @click.option("--mark-concurrency", type=click.IntRange(1, 32), help="Mark calls in flight.")
-def mark_traede(resources: tuple[str, ...], mark_concurrency: int | None) -> None:
-    """Drain the outbox: pending and failed marks, oldest first."""
+@click.option(
+    "--retry-parked",
+    is_flag=True,
+    help="First put parked marks (failed TRAEDE_MARK_MAX_ATTEMPTS times) back to pending.",
+)
+def mark_traede(
+    resources: tuple[str, ...], mark_concurrency: int | None, retry_parked: bool
+) -> None:
+    """Drain the outbox: pending and failed marks, oldest first (parked ones only if asked)."""
     from connector.flows.traede import SyncOptions, run_traede
 
     settings = _guard(TraedeSettings.from_env)
     wh = _guard(_warehouse)
-    options = SyncOptions(resources=resources or RESOURCES, mark_concurrency=mark_concurrency)
+    options = SyncOptions(
+        resources=resources or RESOURCES,
+        mark_concurrency=mark_concurrency,
+        retry_parked=retry_parked,
+    )
     report(_guard(lambda: run_traede(settings, wh, options, kind="mark")))
 
 

@@ -139,6 +139,13 @@ class WarehouseSettings:
         )
 
 
+# The note TRAEDE shows in each marked document's timeline, to TRAEDE's users: it names the
+# connector and the run only, never the warehouse (host, socket path, database). ``{run_id}``
+# in TRAEDE_MARK_NOTE is replaced by the run's id.
+DEFAULT_MARK_NOTE = "accounting-export-connector run {run_id}"
+MAX_MARK_NOTE = 500
+
+
 @dataclass(frozen=True)
 class TraedeSettings:
     """TRAEDE Export API settings (README, "Environment")."""
@@ -150,6 +157,9 @@ class TraedeSettings:
     http: HttpSettings = field(default_factory=HttpSettings)
     page_limit: int = 60
     mark_concurrency: int = 4
+    mark_concurrency_max: int = 16
+    mark_max_attempts: int = 5
+    mark_note: str = DEFAULT_MARK_NOTE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "TraedeSettings":
@@ -167,6 +177,7 @@ class TraedeSettings:
                 "Set them to the token and app key of your TRAEDE API app and the system id "
                 "this warehouse exports to (see README, Environment).",
             )
+        start = _int(env, "TRAEDE_MARK_CONCURRENCY", 4, 1, 32)
         return cls(
             base_url=_url(env, "TRAEDE_BASE_URL", TRAEDE_DEFAULT_BASE_URL),
             api_token=Secret(_get(env, "TRAEDE_API_TOKEN")),
@@ -174,8 +185,21 @@ class TraedeSettings:
             system_id=_get(env, "TRAEDE_SYSTEM_ID"),
             http=HttpSettings.from_env(env, "TRAEDE"),
             page_limit=_int(env, "TRAEDE_PAGE_LIMIT", 60, 1, 60),
-            mark_concurrency=_int(env, "TRAEDE_MARK_CONCURRENCY", 4, 1, 32),
+            mark_concurrency=start,
+            mark_concurrency_max=max(start, _int(env, "TRAEDE_MARK_CONCURRENCY_MAX", 16, 1, 64)),
+            mark_max_attempts=_int(env, "TRAEDE_MARK_MAX_ATTEMPTS", 5, 1, 1000),
+            mark_note=_mark_note(env),
         )
+
+
+def _mark_note(env: Mapping[str, str]) -> str:
+    """``TRAEDE_MARK_NOTE``: shown to TRAEDE's users in each document's timeline."""
+    note = _get(env, "TRAEDE_MARK_NOTE")
+    if not note:
+        return DEFAULT_MARK_NOTE
+    if len(note) > MAX_MARK_NOTE:
+        raise ConfigError("TRAEDE_MARK_NOTE", f"must be at most {MAX_MARK_NOTE} characters")
+    return note
 
 
 def cursor_overlap(env: Mapping[str, str]) -> timedelta:

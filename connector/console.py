@@ -82,13 +82,23 @@ def print_status(wh: Warehouse, limit: int) -> None:
     """Outbox states, failed marks, open rejects, unmapped source keys, cursors, last runs."""
     with wh.connect() as conn:
         table = Table(title="export outbox (TRAEDE marks)")
-        for col in ("resource", "pending", "failed", "acked"):
+        states_shown = ("pending", "failed", "parked", "acked")
+        for col in ("resource", *states_shown):
             table.add_column(col, justify="right" if col != "resource" else "left")
         for resource, states in sorted(outbox.counts(conn, "traede").items()):
-            table.add_row(
-                resource, *(f"{states.get(s, 0):,}" for s in ("pending", "failed", "acked"))
-            )
+            table.add_row(resource, *(f"{states.get(s, 0):,}" for s in states_shown))
         console.print(table)
+        parked = outbox.parked(conn, "traede", limit=10)
+        if parked:
+            ptable = Table(
+                title="parked marks (latest 10): need an operator; "
+                "`connector mark traede --retry-parked` sends them again"
+            )
+            for col in ("resource", "system id", "id", "attempts", "last error"):
+                ptable.add_column(col)
+            for row in parked:
+                ptable.add_row(*(str(v) for v in row))
+            console.print(ptable)
         failed = conn.execute(
             "SELECT resource, document_id, attempts, last_error FROM connector.export_outbox "
             "WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 10"

@@ -216,7 +216,7 @@ def freshness(key: dg.AssetKey, source: str, resource: str) -> dg.AssetChecksDef
 
 
 def outbox_drained(stream: Stream) -> dg.AssetChecksDefinition:
-    """After the mark step nothing of ``stream`` is pending or failed in the outbox."""
+    """After the mark step nothing of ``stream`` is pending, failed or parked in the outbox."""
     if stream.system != "traede":
         raise ValueError(f"{stream.name}: only TRAEDE streams have an export outbox")
     resource = stream.resource
@@ -224,8 +224,9 @@ def outbox_drained(stream: Stream) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=mark_key(stream),
         name="outbox_drained",
-        description=f"No TRAEDE {resource} left pending or failed in connector.export_outbox "
-        "for this system id (retry with `connector mark traede`).",
+        description=f"No TRAEDE {resource} left pending, failed or parked in "
+        "connector.export_outbox for this system id (retry with `connector mark traede`; "
+        "parked marks need `connector mark traede --retry-parked`).",
     )
     def _check(traede: TraedeApiResource, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         with typed_failure():
@@ -235,7 +236,11 @@ def outbox_drained(stream: Stream) -> dg.AssetChecksDefinition:
         return dg.AssetCheckResult(
             passed=sum(open_rows.values()) == 0,
             severity=ERROR,
-            metadata={"pending": open_rows["pending"], "failed": open_rows["failed"]},
+            metadata={
+                "pending": open_rows["pending"],
+                "failed": open_rows["failed"],
+                "parked": open_rows["parked"],
+            },
         )
 
     return _check

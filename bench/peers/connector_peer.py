@@ -96,9 +96,11 @@ def run_mark(
     database: str,
     work: Path,
     concurrency: int | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """``connector mark traede``: drains the outbox the load left pending."""
     env = connector_env(base_url, system_id, pg.url_for(database), work / "home")
+    env.update(extra_env or {})
     cmd = connector_cmd("mark", "traede")
     if concurrency:
         cmd += ["--mark-concurrency", str(concurrency)]

@@ -29,6 +29,18 @@ def emulator() -> None:
 )
 @click.option("--token", default="emulator-token", show_default=True)
 @click.option("--app-key", default="emulator-app-key", show_default=True)
+@click.option(
+    "--mark-in-flight-limit",
+    type=click.IntRange(1, None),
+    help="Answer 429 (with Retry-After) to mark calls beyond this many in flight.",
+)
+@click.option(
+    "--mark-retry-after-ms",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(0, None),
+    help="Retry-After of that 429, in milliseconds.",
+)
 def emulator_traede(
     port: int,
     seed: int,
@@ -40,11 +52,14 @@ def emulator_traede(
     order: str,
     token: str,
     app_key: str,
+    mark_in_flight_limit: int | None,
+    mark_retry_after_ms: int,
 ) -> None:
     """The TRAEDE Export API emulator."""
     from connector.emulator.faults import FaultPlan
     from connector.emulator.server import serve_forever
     from connector.emulator.traede import create_traede_app
+    from connector.emulator.traede_config import TraedeConfig
 
     try:
         plan = FaultPlan.parse(faults) if faults else None
@@ -60,6 +75,9 @@ def emulator_traede(
         faults=plan,
         paged=not unpaged,
         order=order,
+        config=TraedeConfig(
+            mark_in_flight_limit=mark_in_flight_limit, mark_retry_after_ms=mark_retry_after_ms
+        ),
     )
     click.echo(f"TRAEDE emulator on http://127.0.0.1:{port} (admin API under /_emulator/)")
     click.echo(f"  export TRAEDE_BASE_URL=http://127.0.0.1:{port} TRAEDE_SYSTEM_ID=demo-erp")

@@ -50,6 +50,7 @@ from connector.emulator.traede_replies import (
     Reply,
     error_reply,
     fault_reply,
+    in_flight_reply,
 )
 from connector.emulator.traede_resources import PATH_RESOURCES
 from connector.emulator.traede_state import BeforeMark, TraedeState
@@ -106,19 +107,13 @@ class TraedeEmulator:
         else:
             call_no = state.count_call(endpoint)
             decision = state.faults.decide(endpoint, call_no)
-            if decision.delay > 0:
-                await asyncio.sleep(decision.delay)
-            kind = decision.kind
-            if decision.terminal is not None and kind in TERMINAL_BEFORE:
-                reply = fault_reply(decision.terminal)
+            if not state.enter_mark(endpoint):
+                reply = in_flight_reply(state.config.mark_retry_after_ms)
             else:
-                root = resource
-                if decision.terminal is not None and kind == "wrong_root":
-                    root = str(decision.terminal.params.get("root", "data"))
-                reply = await handler(state, request, resource, decision, root)
-                if kind == "truncate" and reply.status == 200:
-                    body = reply.materialize()
-                    reply.body = body[: len(body) // 2]
+                try:
+                    reply = await self._answer(request, resource, handler, decision)
+                finally:
+                    state.leave_mark(endpoint)
         with state.lock:
             state.call_log.append(
                 {
@@ -136,6 +131,23 @@ class TraedeEmulator:
         if decision.kind == "drop":
             return DroppedResponse(reply.materialize(), reply.status, reply.headers, JSON_TYPE)
         return reply.response()
+
+    async def _answer(
+        self, request: Request, resource: str, handler: Handler, decision: FaultDecision
+    ) -> Reply:
+        if decision.delay > 0:
+            await asyncio.sleep(decision.delay)
+        kind = decision.kind
+        if decision.terminal is not None and kind in TERMINAL_BEFORE:
+            return fault_reply(decision.terminal)
+        root = resource
+        if decision.terminal is not None and kind == "wrong_root":
+            root = str(decision.terminal.params.get("root", "data"))
+        reply = await handler(self.state, request, resource, decision, root)
+        if kind == "truncate" and reply.status == 200:
+            body = reply.materialize()
+            reply.body = body[: len(body) // 2]
+        return reply
 
 
 def create_traede_app(

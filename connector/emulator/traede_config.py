@@ -24,6 +24,9 @@ class TraedeConfig:
         order: the order export pages list documents in: ``id`` (ascending), ``desc``
             (newest first) or ``shuffled`` (a permutation fixed by the data seed). The docs
             promise none of them.
+        mark_in_flight_limit: when set, a mark call arriving while this many are being
+            answered gets a 429 with ``Retry-After`` (a server that limits concurrency).
+        mark_retry_after_ms: the ``Retry-After`` of that 429, in milliseconds.
     """
 
     paged: bool = True
@@ -35,6 +38,8 @@ class TraedeConfig:
     max_mark_items: int = 10
     honour_page: bool = True
     order: str = "id"
+    mark_in_flight_limit: int | None = None
+    mark_retry_after_ms: int = 1000
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply ``changes``; raises ValueError on an unknown key or a wrongly typed value."""
@@ -46,7 +51,7 @@ class TraedeConfig:
                 if value not in ORDERS:
                     raise ValueError(f"config order must be one of {', '.join(ORDERS)}")
                 continue
-            nullable = key in ("page_cap", "mark_conflict_status")
+            nullable = key in ("page_cap", "mark_conflict_status", "mark_in_flight_limit")
             wanted = bool if types[key] is bool else int
             ok = (value is None and nullable) or (
                 isinstance(value, wanted) and (wanted is bool or not isinstance(value, bool))

@@ -67,6 +67,14 @@ class DroppedResponse(Response):
         await send({"type": "http.response.body", "body": half, "more_body": True})
 
 
+def in_flight_reply(retry_after_ms: int) -> Reply:
+    """The 429 of a server that already answers as many mark calls as it allows at once."""
+    reply = error_reply(429, "Too Many Attempts.")
+    seconds = retry_after_ms / 1000
+    reply.headers["Retry-After"] = str(int(seconds)) if seconds == int(seconds) else str(seconds)
+    return reply
+
+
 def fault_reply(rule: FaultRule) -> Reply:
     """The reply a terminal fault rule answers with instead of the real one."""
     if rule.kind == "429":

@@ -58,6 +58,8 @@ class TraedeState:
             name: ResourceStore(dataset.resource(name), cache_size) for name in RESOURCES
         }
         self.calls: Counter[str] = Counter()
+        self.throttled: Counter[str] = Counter()  # 429s for too many mark calls in flight
+        self.in_flight: Counter[str] = Counter()
         self.call_log: deque[dict[str, Any]] = deque(maxlen=2000)
         self.violations: list[str] = []
 
@@ -146,10 +148,29 @@ class TraedeState:
         """Replace the fault plan (None clears it)."""
         self.faults = plan or FaultPlan()
 
+    def enter_mark(self, endpoint: str) -> bool:
+        """Count a call in flight; False (and a 429 counted) when over the in-flight limit."""
+        if not endpoint.endswith(".mark"):
+            return True
+        with self.lock:
+            limit = self.config.mark_in_flight_limit
+            if limit is not None and self.in_flight[endpoint] >= limit:
+                self.throttled[endpoint] += 1
+                return False
+            self.in_flight[endpoint] += 1
+            return True
+
+    def leave_mark(self, endpoint: str) -> None:
+        """The end of a call :meth:`enter_mark` let in."""
+        if endpoint.endswith(".mark"):
+            with self.lock:
+                self.in_flight[endpoint] -= 1
+
     def reset_calls(self) -> None:
         """Reset call counters (fault call numbers restart at 1) and the call log."""
         with self.lock:
             self.calls.clear()
+            self.throttled.clear()
             self.call_log.clear()
 
     def count_call(self, endpoint: str) -> int:
@@ -244,6 +265,7 @@ class TraedeState:
                     for name, store in self.resources.items()
                 },
                 "calls": dict(self.calls),
+                "throttled": dict(self.throttled),
                 "faults": self.faults.to_json(),
                 "fault_spec": self.faults.to_spec(),
                 "config": self.config.to_json(),

@@ -14,6 +14,8 @@ Exit codes (also in the README):
 8     some records were rejected (quarantined in connector.rejects, not marked)
 9     some marks failed or are still pending in connector.export_outbox
 10    a daily API quota is spent; the cursor is saved and the next run resumes
+11    some marks are parked: they failed TRAEDE_MARK_MAX_ATTEMPTS times and wait for an
+      operator (`connector status`, then `connector mark traede --retry-parked`)
 ====  ==========================================================================
 """
 
@@ -25,6 +27,7 @@ from connector.errors import ConnectorError
 EXIT_OK = 0
 EXIT_REJECTS = 8
 EXIT_MARKS = 9
+EXIT_PARKED = 11
 
 STAT_KEYS = (
     "fetched",
@@ -53,6 +56,7 @@ class SyncResult:
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
     error: ConnectorError | None = None
     pending_marks: int = 0
+    parked_marks: int = 0
     seconds: float = 0.0
     marking: bool = True
 
@@ -67,6 +71,8 @@ class SyncResult:
             return self.error.exit_code
         if self.total("rejected"):
             return EXIT_REJECTS
+        if self.marking and self.parked_marks:
+            return EXIT_PARKED
         if self.marking and (self.total("mark_failed") or self.pending_marks):
             return EXIT_MARKS
         return EXIT_OK
@@ -88,6 +94,11 @@ class SyncResult:
             return (
                 f"{self.total('rejected')} record(s) rejected and left unexported; "
                 "see `connector status` or connector.rejects"
+            )
+        if code == EXIT_PARKED:
+            return (
+                f"{self.parked_marks} mark(s) parked after repeated failures; see "
+                "`connector status`, then `connector mark traede --retry-parked`"
             )
         if code == EXIT_MARKS:
             return (

@@ -20,6 +20,26 @@ def batched(pages: Iterator[list[Any]], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+def grouped(items: Iterator[T], size: int) -> Iterator[list[T]]:
+    """Group ``items`` in lists of ``size`` (the last may be shorter).
+
+    If ``items`` fails, what came before the failure is still handed on before the error.
+    """
+    group: list[T] = []
+    try:
+        for item in items:
+            group.append(item)
+            if len(group) >= size:
+                yield group
+                group = []
+    except Exception:
+        if group:
+            yield group
+        raise
+    if group:
+        yield group
+
+
 _DONE = object()
 
 

@@ -17,10 +17,11 @@ from connector.config import TraedeSettings
 from connector.errors import ConnectorError, IncompletePassError, PermanentSourceError
 from connector.flows.results import SyncResult
 from connector.flows.runs import execute
-from connector.flows.stages import batched, prefetch
-from connector.model import MarkOutcome, NormalizedBatch, TableRows
+from connector.flows.stages import batched, grouped, prefetch
+from connector.model import NormalizedBatch, TableRows
 from connector.normalize.traede import SHAPES, normalize_batch
 from connector.sources.traede.client import ExportOptions, TraedeClient
+from connector.sources.traede.concurrency import MarkConcurrency
 from connector.sources.traede.endpoints import RESOURCES
 from connector.sources.traede.filters import FilterGroup
 from connector.sources.traede.paging import PageStats
@@ -45,6 +46,7 @@ class SyncOptions:
     filter_groups: tuple[FilterGroup, ...] = ()
     mark: bool = True
     mark_concurrency: int | None = None
+    retry_parked: bool = False
 
     def export_options(self) -> ExportOptions:
         """The subset the export endpoint sees."""
@@ -62,6 +64,7 @@ class SyncOptions:
             "include_non_booked": self.include_non_booked,
             "filters": bool(self.filter_groups),
             "mark": self.mark,
+            "retry_parked": self.retry_parked,
         }
 
 
@@ -153,40 +156,55 @@ def mark_resource(
     concurrency: int | None = None,
     progress: Progress | None = None,
 ) -> dict[str, int]:
-    """Acknowledge every open outbox row of ``resource`` (committed rows only, oldest first)."""
-    note = f"accounting-export-connector run {run.run_id} into {warehouse.description}"
+    """Acknowledge every open outbox row of ``resource`` (committed rows only, oldest first).
+
+    The calls are scheduled on a thread ahead (reading the outbox, sending, collecting
+    outcomes); this thread records the outcomes, 500 at a time, so a write never stalls the
+    calls. Rows that keep failing are parked after ``TRAEDE_MARK_MAX_ATTEMPTS`` attempts.
+    """
+    settings = client.settings
+    note = mark_note(settings.mark_note, run.run_id)
+    start = concurrency or settings.mark_concurrency
+    control = MarkConcurrency(start, max(start, settings.mark_concurrency_max))
     calls_before = client.stats.calls
     counts = {"marked": 0, "mark_failed": 0}
     with warehouse.connect() as reader, warehouse.connect() as writer:
+        outbox.analyze(writer)  # the load pass just enqueued a backlog the planner never saw
         ids = outbox.iter_open(reader, source=SOURCE, resource=resource, system_id=run.system_id)
-        buffer: list[MarkOutcome] = []
-
-        def flush() -> None:
+        outcomes = client.mark_exported(resource, ids, note=note, control=control)
+        for group in prefetch(grouped(outcomes, _RECORD_FLUSH), depth=4):
             outbox.record(
                 writer,
-                buffer,
+                group,
                 source=SOURCE,
                 resource=resource,
                 system_id=run.system_id,
                 mark_run_id=run.run_id,
+                max_attempts=settings.mark_max_attempts,
             )
-            buffer.clear()
-
-        try:
-            for outcome in client.mark_exported(resource, ids, note=note, concurrency=concurrency):
-                buffer.append(outcome)
+            for outcome in group:
                 counts["marked" if outcome.acked else "mark_failed"] += 1
-                if len(buffer) >= _RECORD_FLUSH:
-                    flush()
-                    if progress is not None:
-                        progress("mark", resource, counts["marked"] + counts["mark_failed"])
-        finally:
-            flush()  # what was acknowledged is recorded even if marking stops early
+            if progress is not None:
+                progress("mark", resource, counts["marked"] + counts["mark_failed"])
     counts["mark_calls"] = client.stats.calls - calls_before
+    counts["http_429"] = control.throttled
+    log.info(
+        "%s/%s: marked %d, failed %d, %d call(s), %d 429(s), calls in flight up to %d",
+        SOURCE, resource, counts["marked"], counts["mark_failed"], counts["mark_calls"],
+        control.throttled, control.peak,
+    )  # fmt: skip
     if progress is not None:
         progress("mark", resource, counts["marked"] + counts["mark_failed"])
     run.stats = run.added(resource, counts)
     return counts
+
+
+def mark_note(template: str, run_id: str) -> str:
+    """The note TRAEDE shows its users in each document's timeline: ``{run_id}`` filled in.
+
+    It names the connector and the run, never the warehouse (``TRAEDE_MARK_NOTE``).
+    """
+    return template.replace("{run_id}", run_id)
 
 
 def run_traede(
@@ -239,6 +257,12 @@ def run_traede(
                     log.error("%s/%s: load failed: %s", SOURCE, resource, exc)
                     result.error = result.error or exc
         if kind != "load" and options.mark:
+            if options.retry_parked:
+                with warehouse.connect() as conn:
+                    n = outbox.unpark(
+                        conn, source=SOURCE, system_id=run.system_id, resources=options.resources
+                    )
+                log.warning("%s: %d parked mark(s) put back to pending by an operator", SOURCE, n)
             for resource in options.resources if kind == "mark" else loaded:
                 lock.check()
                 mark_resource(
@@ -251,6 +275,7 @@ def run_traede(
             with warehouse.connect() as conn:
                 counts = outbox.counts(conn, SOURCE, run.system_id)
             result.pending_marks = sum(counts.get(r, {}).get("pending", 0) for r in run.resources)
+            result.parked_marks = sum(counts.get(r, {}).get("parked", 0) for r in run.resources)
 
     try:
         return execute(warehouse, run, result, work, finalize=count_open_marks)

@@ -295,14 +295,14 @@ def reconcile(
 def outbox_open(
     conn: psycopg.Connection[Any], source: str, resource: str, system_id: str
 ) -> dict[str, int]:
-    """Outbox rows of one stream that are not acknowledged, by state (pending, failed)."""
+    """Outbox rows of one stream that are not acknowledged, by state (pending, failed, parked)."""
     rows = conn.execute(
         "SELECT state, count(*) FROM connector.export_outbox WHERE source = %s AND resource = %s "
         "AND system_id = %s AND state <> 'acked' GROUP BY state",
         (source, resource, system_id),
     ).fetchall()
     conn.commit()
-    counts = {"pending": 0, "failed": 0}
+    counts = {"pending": 0, "failed": 0, "parked": 0}
     counts.update({str(state): int(n) for state, n in rows})
     return counts
 

@@ -30,7 +30,8 @@ def enqueue(
     """Put every header in the batch's temp table on the outbox as ``pending``.
 
     A re-delivered document (backfill) goes back to ``pending`` even if it was acked before:
-    the source says it is not exported, so it is marked again.
+    the source says it is not exported, so it is marked again. A document still open keeps
+    its attempts and its place in the queue; a parked one stays parked.
     """
     cur.execute(
         sql.SQL(
@@ -38,12 +39,31 @@ def enqueue(
             "(source, resource, system_id, document_id, state, attempts, run_id) "
             "SELECT %s, %s, %s, {pk}, 'pending', 0, %s FROM {temp} "
             "ON CONFLICT (source, resource, system_id, document_id) DO UPDATE SET "
-            "state = 'pending', attempts = 0, last_error = NULL, run_id = EXCLUDED.run_id, "
-            "mark_run_id = NULL, enqueued_at = now(), updated_at = now(), acked_at = NULL"
+            # An open row keeps its attempts (they count across runs) and a parked row stays
+            # parked: TRAEDE re-delivers it on every export because it is not marked.
+            "state = CASE WHEN o.state = 'parked' THEN 'parked' ELSE 'pending' END, "
+            "attempts = CASE WHEN o.state = 'acked' THEN 0 ELSE o.attempts END, "
+            "last_error = CASE WHEN o.state = 'acked' THEN NULL ELSE o.last_error END, "
+            "run_id = EXCLUDED.run_id, mark_run_id = NULL, "
+            "enqueued_at = now(), updated_at = now(), acked_at = NULL"
         ).format(pk=sql.Identifier(parent.key[0]), temp=sql.Identifier(temp_name(parent))),
         (source, resource, system_id, run_id),
     )
     return cur.rowcount
+
+
+def analyze(conn: psycopg.Connection[Any]) -> None:
+    """Refresh the outbox's planner statistics (after a bulk enqueue, before marking).
+
+    Without them the planner still sees the outbox as it was before the load (often empty) and
+    joins each batch of outcomes against the whole table: the cost of a write grows with the
+    backlog. Autovacuum would analyze it eventually, but not before the marks are recorded.
+    """
+    try:
+        conn.execute("ANALYZE connector.export_outbox")
+        conn.commit()
+    except psycopg.Error as exc:
+        raise _failed("refreshing statistics", exc) from exc
 
 
 def iter_open(
@@ -54,7 +74,7 @@ def iter_open(
     system_id: str,
     chunk: int = 5000,
 ) -> Iterator[int]:
-    """Yield the ids of open (pending or failed) outbox rows, oldest first, in keyset chunks.
+    """Yield the ids of open (pending or failed, not parked) outbox rows, oldest first.
 
     Each chunk is its own short query, so rows recorded as acked meanwhile do not disturb the
     scan and memory stays bounded by ``chunk``.
@@ -91,14 +111,16 @@ def _open_chunk(
     if last is None:
         rows = conn.execute(
             "SELECT enqueued_at, document_id FROM connector.export_outbox "
-            "WHERE source = %s AND resource = %s AND system_id = %s AND state <> 'acked' "
+            "WHERE source = %s AND resource = %s AND system_id = %s "
+            "AND state <> 'acked' AND state <> 'parked' "
             "ORDER BY enqueued_at, document_id LIMIT %s",
             (source, resource, system_id, chunk),
         ).fetchall()
     else:
         rows = conn.execute(
             "SELECT enqueued_at, document_id FROM connector.export_outbox "
-            "WHERE source = %s AND resource = %s AND system_id = %s AND state <> 'acked' "
+            "WHERE source = %s AND resource = %s AND system_id = %s "
+            "AND state <> 'acked' AND state <> 'parked' "
             "AND (enqueued_at, document_id) > (%s, %s) "
             "ORDER BY enqueued_at, document_id LIMIT %s",
             (source, resource, system_id, last[0], last[1], chunk),
@@ -115,12 +137,18 @@ def record(
     resource: str,
     system_id: str,
     mark_run_id: str,
+    max_attempts: int = 5,
 ) -> None:
-    """Record outcomes in one statement: acked, or failed with the error and attempts."""
+    """Record outcomes in one statement: acked, or failed with the error and attempts.
+
+    Attempts add up across runs; a row whose attempts reach ``max_attempts`` without an
+    acknowledgement is ``parked``: not sent again until an operator puts it back
+    (:func:`unpark`).
+    """
     if not outcomes:
         return
     try:
-        _record(conn, outcomes, source, resource, system_id, mark_run_id)
+        _record(conn, outcomes, source, resource, system_id, mark_run_id, max_attempts)
     except psycopg.Error as exc:
         raise _failed(f"recording {len(outcomes)} mark outcome(s)", exc) from exc
 
@@ -132,6 +160,7 @@ def _record(
     resource: str,
     system_id: str,
     mark_run_id: str,
+    max_attempts: int,
 ) -> None:
     with conn.transaction():
         # Losing this commit in a crash only means the ids are sent again (marks are
@@ -140,14 +169,16 @@ def _record(
         conn.execute("SET LOCAL synchronous_commit = off")
         conn.execute(
             "UPDATE connector.export_outbox AS o SET "
-            "state = CASE WHEN v.acked THEN 'acked' ELSE 'failed' END, "
+            "state = CASE WHEN v.acked THEN 'acked' "
+            "WHEN o.attempts + v.attempts >= %s THEN 'parked' ELSE 'failed' END, "
             "attempts = o.attempts + v.attempts, last_error = v.error, mark_run_id = %s, "
             "updated_at = now(), acked_at = CASE WHEN v.acked THEN now() END "
             "FROM unnest(%s::bigint[], %s::boolean[], %s::integer[], %s::text[]) "
             "AS v(document_id, acked, attempts, error) "
             "WHERE o.source = %s AND o.resource = %s AND o.system_id = %s "
-            "AND o.document_id = v.document_id AND o.state <> 'acked'",
+            "AND o.document_id = v.document_id AND o.state IN ('pending', 'failed')",
             (
+                max_attempts,
                 mark_run_id,
                 [o.document_id for o in outcomes],
                 [o.acked for o in outcomes],
@@ -184,3 +215,41 @@ def _counts(
     ).fetchall()
     conn.commit()
     return rows
+
+
+def unpark(
+    conn: psycopg.Connection[Any],
+    *,
+    source: str,
+    system_id: str,
+    resources: Sequence[str],
+) -> int:
+    """Put parked rows back to ``pending`` with no attempts (an operator's decision)."""
+    try:
+        with conn.transaction():
+            cur = conn.execute(
+                "UPDATE connector.export_outbox SET state = 'pending', attempts = 0, "
+                "updated_at = now() WHERE state = 'parked' AND source = %s AND system_id = %s "
+                "AND resource = ANY(%s)",
+                (source, system_id, list(resources)),
+            )
+            return cur.rowcount
+    except psycopg.Error as exc:
+        raise _failed("putting parked rows back", exc) from exc
+
+
+def parked(
+    conn: psycopg.Connection[Any], source: str, limit: int = 10
+) -> list[tuple[str, str, int, int, str | None]]:
+    """The newest parked rows: (resource, system id, document id, attempts, last error)."""
+    try:
+        rows = conn.execute(
+            "SELECT resource, system_id, document_id, attempts, last_error "
+            "FROM connector.export_outbox WHERE source = %s AND state = 'parked' "
+            "ORDER BY updated_at DESC LIMIT %s",
+            (source, limit),
+        ).fetchall()
+        conn.commit()
+    except psycopg.Error as exc:
+        raise _failed("reading parked rows", exc) from exc
+    return [(str(r[0]), str(r[1]), int(r[2]), int(r[3]), r[4]) for r in rows]

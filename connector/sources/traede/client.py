@@ -16,9 +16,7 @@ from typing import Any
 import httpx
 
 from connector.config import TraedeSettings
-from connector.errors import (
-    ContractError,
-)
+from connector.errors import ContractError, RateLimitError
 from connector.model import MarkOutcome
 from connector.sources.http import PooledClient, build_http_client
 from connector.sources.retry import (
@@ -27,6 +25,7 @@ from connector.sources.retry import (
     raise_for_status,
     transport_error,
 )
+from connector.sources.traede.concurrency import MarkConcurrency
 from connector.sources.traede.endpoints import ENDPOINTS, Endpoint
 from connector.sources.traede.filters import FilterGroup, encode_filter_groups, format_utc
 from connector.sources.traede.marking import send_marks
@@ -69,7 +68,7 @@ class TraedeClient(PooledClient):
             settings.http,
             base_url=settings.base_url,
             transport=transport,
-            max_connections=max(8, settings.mark_concurrency * 2),
+            max_connections=max(8, settings.mark_concurrency_max * 2),
         )
 
     # --- requests ------------------------------------------------------------------------
@@ -174,29 +173,49 @@ class TraedeClient(PooledClient):
     # --- marking -------------------------------------------------------------------------
 
     def mark_exported(
-        self, resource: str, ids: Iterable[int], *, note: str, concurrency: int | None = None
+        self,
+        resource: str,
+        ids: Iterable[int],
+        *,
+        note: str,
+        concurrency: int | None = None,
+        control: MarkConcurrency | None = None,
     ) -> Iterator[MarkOutcome]:
         """Acknowledge ``ids`` (committed outbox rows) in calls of at most 10, several in flight.
 
         Yields one outcome per id as calls complete. Transient call failures are retried by
         the retry policy; an id the server reports as temporarily failed is sent again in a
-        later call (up to 3 attempts); one failing id never stops the others.
+        later call (up to 3 attempts); one failing id never stops the others. How many calls
+        are in flight is ``control``'s (AIMD between ``concurrency`` or
+        ``TRAEDE_MARK_CONCURRENCY`` and ``TRAEDE_MARK_CONCURRENCY_MAX``); it hears every 429.
 
         Raises:
             PermanentSourceError: credentials were refused (401/403): marking stops, the ids
                 not yet acknowledged stay pending in the outbox.
         """
         endpoint = ENDPOINTS[resource]
+        if control is None:
+            start = concurrency or self.settings.mark_concurrency
+            control = MarkConcurrency(start, max(start, self.settings.mark_concurrency_max))
+        hook = control.on_throttle
         return send_marks(
-            lambda chunk: self._mark_call(endpoint, chunk, note),
+            lambda chunk: self._mark_call(endpoint, chunk, note, on_throttle=hook),
             ids,
-            workers=concurrency or self.settings.mark_concurrency,
+            control=control,
         )
 
-    def _mark_call(self, endpoint: Endpoint, ids: list[int], note: str) -> dict[int, str | None]:
+    def _mark_call(
+        self,
+        endpoint: Endpoint,
+        ids: list[int],
+        note: str,
+        *,
+        on_throttle: Callable[[float | None], None] | None = None,
+    ) -> dict[int, str | None]:
         """One mark-as-exported call; returns id -> None (acked) or an error text.
 
-        Errors prefixed ``retry:`` are per-item and worth sending again.
+        Errors prefixed ``retry:`` are per-item and worth sending again. A 429 is reported to
+        ``on_throttle`` (with its ``Retry-After``) before the retry policy waits it out.
         """
         name = f"{endpoint.resource}.mark"
         body = {
@@ -211,7 +230,12 @@ class TraedeClient(PooledClient):
                 response = self._http.post(endpoint.mark_path, json=body, headers=self._auth())
             except httpx.HTTPError as exc:
                 raise transport_error(exc, system=SYSTEM, endpoint=name, method="POST") from exc
-            raise_for_status(response, system=SYSTEM, endpoint=name, auth_hint=AUTH_HINT)
+            try:
+                raise_for_status(response, system=SYSTEM, endpoint=name, auth_hint=AUTH_HINT)
+            except RateLimitError as exc:
+                if on_throttle is not None:
+                    on_throttle(exc.retry_after)
+                raise
             # Parsed inside the retry: a garbled reply is sent again (marks are idempotent).
             return mark_results(response, endpoint, ids)
 
