@@ -192,7 +192,7 @@ def mark() -> None:
 @click.option(
     "--retry-parked",
     is_flag=True,
-    help="First put parked marks (failed TRAEDE_MARK_MAX_ATTEMPTS times) back to pending.",
+    help="First put parked marks (failed in TRAEDE_MARK_MAX_ATTEMPTS runs) back to pending.",
 )
 def mark_traede(
     resources: tuple[str, ...], mark_concurrency: int | None, retry_parked: bool

@@ -94,7 +94,7 @@ def print_status(wh: Warehouse, limit: int) -> None:
                 title="parked marks (latest 10): need an operator; "
                 "`connector mark traede --retry-parked` sends them again"
             )
-            for col in ("resource", "system id", "id", "attempts", "last error"):
+            for col in ("resource", "system id", "id", "failed runs", "last error"):
                 ptable.add_column(col)
             for row in parked:
                 ptable.add_row(*(str(v) for v in row))

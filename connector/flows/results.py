@@ -14,7 +14,7 @@ Exit codes (also in the README):
 8     some records were rejected (quarantined in connector.rejects, not marked)
 9     some marks failed or are still pending in connector.export_outbox
 10    a daily API quota is spent; the cursor is saved and the next run resumes
-11    some marks are parked: they failed TRAEDE_MARK_MAX_ATTEMPTS times and wait for an
+11    some marks are parked: they failed in TRAEDE_MARK_MAX_ATTEMPTS runs and wait for an
       operator (`connector status`, then `connector mark traede --retry-parked`)
 ====  ==========================================================================
 """

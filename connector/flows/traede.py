@@ -160,7 +160,7 @@ def mark_resource(
 
     The calls are scheduled on a thread ahead (reading the outbox, sending, collecting
     outcomes); this thread records the outcomes, 500 at a time, so a write never stalls the
-    calls. Rows that keep failing are parked after ``TRAEDE_MARK_MAX_ATTEMPTS`` attempts.
+    calls. Rows that keep failing are parked after ``TRAEDE_MARK_MAX_ATTEMPTS`` failed runs.
     """
     settings = client.settings
     note = mark_note(settings.mark_note, run.run_id)

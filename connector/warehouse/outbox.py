@@ -43,6 +43,7 @@ def enqueue(
             # parked: TRAEDE re-delivers it on every export because it is not marked.
             "state = CASE WHEN o.state = 'parked' THEN 'parked' ELSE 'pending' END, "
             "attempts = CASE WHEN o.state = 'acked' THEN 0 ELSE o.attempts END, "
+            "failed_runs = CASE WHEN o.state = 'acked' THEN 0 ELSE o.failed_runs END, "
             "last_error = CASE WHEN o.state = 'acked' THEN NULL ELSE o.last_error END, "
             "run_id = EXCLUDED.run_id, mark_run_id = NULL, "
             "enqueued_at = now(), updated_at = now(), acked_at = NULL"
@@ -141,8 +142,9 @@ def record(
 ) -> None:
     """Record outcomes in one statement: acked, or failed with the error and attempts.
 
-    Attempts add up across runs; a row whose attempts reach ``max_attempts`` without an
-    acknowledgement is ``parked``: not sent again until an operator puts it back
+    ``attempts`` counts sends; ``failed_runs`` counts the runs whose outcome for the row was a
+    failure (one outcome per id per run), both summed across runs. A row that failed in
+    ``max_attempts`` runs is ``parked``: not sent again until an operator puts it back
     (:func:`unpark`).
     """
     if not outcomes:
@@ -170,8 +172,9 @@ def _record(
         conn.execute(
             "UPDATE connector.export_outbox AS o SET "
             "state = CASE WHEN v.acked THEN 'acked' "
-            "WHEN o.attempts + v.attempts >= %s THEN 'parked' ELSE 'failed' END, "
+            "WHEN o.failed_runs + 1 >= %s THEN 'parked' ELSE 'failed' END, "
             "attempts = o.attempts + v.attempts, last_error = v.error, mark_run_id = %s, "
+            "failed_runs = o.failed_runs + CASE WHEN v.acked THEN 0 ELSE 1 END, "
             "updated_at = now(), acked_at = CASE WHEN v.acked THEN now() END "
             "FROM unnest(%s::bigint[], %s::boolean[], %s::integer[], %s::text[]) "
             "AS v(document_id, acked, attempts, error) "
@@ -224,11 +227,11 @@ def unpark(
     system_id: str,
     resources: Sequence[str],
 ) -> int:
-    """Put parked rows back to ``pending`` with no attempts (an operator's decision)."""
+    """Put parked rows back to ``pending`` with no failed runs (an operator's decision)."""
     try:
         with conn.transaction():
             cur = conn.execute(
-                "UPDATE connector.export_outbox SET state = 'pending', attempts = 0, "
+                "UPDATE connector.export_outbox SET state = 'pending', failed_runs = 0, "
                 "updated_at = now() WHERE state = 'parked' AND source = %s AND system_id = %s "
                 "AND resource = ANY(%s)",
                 (source, system_id, list(resources)),
@@ -241,10 +244,10 @@ def unpark(
 def parked(
     conn: psycopg.Connection[Any], source: str, limit: int = 10
 ) -> list[tuple[str, str, int, int, str | None]]:
-    """The newest parked rows: (resource, system id, document id, attempts, last error)."""
+    """The newest parked rows: (resource, system id, document id, failed runs, last error)."""
     try:
         rows = conn.execute(
-            "SELECT resource, system_id, document_id, attempts, last_error "
+            "SELECT resource, system_id, document_id, failed_runs, last_error "
             "FROM connector.export_outbox WHERE source = %s AND state = 'parked' "
             "ORDER BY updated_at DESC LIMIT %s",
             (source, limit),

@@ -38,23 +38,23 @@ def _poison(t, n: int) -> list[int]:
 def test_ids_that_keep_failing_are_parked_shown_and_put_back_by_an_operator(
     warehouse: Warehouse, db: psycopg.Connection
 ) -> None:
-    with running_traede(warehouse, accounting_entries=40, mark_max_attempts=4) as t:
+    with running_traede(warehouse, accounting_entries=40, mark_max_attempts=2) as t:
         poison = _poison(t, 2)
         first = run_traede(t.settings, warehouse, SyncOptions(resources=RESOURCE))
-        # one run sends a failing id 3 times: below the bound of 4, still failed (retried)
+        # one failed run (each failing id sent 3 times): below the bound of 2 runs, retried
         assert first.exit_code == EXIT_MARKS, first.reason
         assert outbox_states(db) == {"acked": 38, "failed": 2}
 
-        # TRAEDE re-delivers the unmarked documents; attempts add up across runs -> parked
+        # TRAEDE re-delivers the unmarked documents; failed runs add up -> parked
         second = run_traede(t.settings, warehouse, SyncOptions(resources=RESOURCE))
         assert second.exit_code == EXIT_PARKED, second.reason
         assert "--retry-parked" in second.reason
         rows = db.execute(
-            "SELECT document_id, attempts, last_error FROM connector.export_outbox "
+            "SELECT document_id, attempts, failed_runs, last_error FROM connector.export_outbox "
             "WHERE state = 'parked' ORDER BY document_id"
         ).fetchall()
         assert [r[0] for r in rows] == poison
-        assert all(r[1] >= 4 and "temporarily_unavailable" in r[2] for r in rows)
+        assert all(r[1] == 6 and r[2] == 2 and "temporarily_unavailable" in r[3] for r in rows)
 
         # a third sync re-delivers them again: they stay parked and are not sent
         calls = t.state.calls.get("accounting_entries.mark", 0)
