@@ -44,6 +44,13 @@ def _guard(fn: Callable[[], Any]) -> Any:
         return fn()
     except ConnectorError as exc:
         fail(exc)
+    except Exception as exc:  # a database error past the flows: one line saying what to do
+        from connector.warehouse.engine import as_warehouse_error
+
+        error = as_warehouse_error(exc)
+        if error is None:
+            raise
+        fail(error)
 
 
 def _warehouse() -> Any:
@@ -206,6 +213,42 @@ def check() -> None:
 
     ok = run_checks()
     sys.exit(0 if ok else 2)
+
+
+@main.group()
+def db() -> None:
+    """The embedded Postgres (used when DATABASE_URL is unset): status, stop."""
+
+
+def _embedded_home() -> Any:
+    settings = _guard(WarehouseSettings.from_env)
+    if settings.database_url is not None:
+        click.echo("DATABASE_URL is set: the connector uses that server, not the embedded one")
+    return settings.home
+
+
+@db.command("status")
+def db_status() -> None:
+    """Whether the embedded server runs, its pid and data directory."""
+    from connector.warehouse.embedded import embedded_pid
+
+    home = _embedded_home()
+    pid = embedded_pid(home)
+    state = f"running (pid {pid})" if pid else "stopped"
+    click.echo(f"embedded Postgres: {state}, data in {home / 'pgdata'}")
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server (the next command that needs it starts it again)."""
+    from connector.warehouse.embedded import stop_embedded
+
+    home = _embedded_home()
+    pid = _guard(lambda: stop_embedded(home))
+    if pid is None:
+        click.echo(f"embedded Postgres: not running (data in {home / 'pgdata'})")
+    else:
+        click.echo(f"embedded Postgres: stopped (pid {pid}), data kept in {home / 'pgdata'}")
 
 
 main.add_command(emulator_commands, name="emulator")

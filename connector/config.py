@@ -251,15 +251,23 @@ class UnleashedSettings:
         )
 
 
+SOURCE_VARIABLES = {
+    "traede": ("TRAEDE_API_TOKEN", "TRAEDE_APP_KEY", "TRAEDE_SYSTEM_ID"),
+    "xero": ("XERO_CLIENT_ID", "XERO_CLIENT_SECRET"),
+    "unleashed": ("UNLEASHED_API_ID", "UNLEASHED_API_KEY"),
+}
+
+
 def source_configured(env: Mapping[str, str] | None, source: str) -> bool:
     """Whether the credentials of ``source`` (traede, xero, unleashed) are present at all."""
     env = os.environ if env is None else env
-    needed = {
-        "traede": ("TRAEDE_API_TOKEN", "TRAEDE_APP_KEY", "TRAEDE_SYSTEM_ID"),
-        "xero": ("XERO_CLIENT_ID", "XERO_CLIENT_SECRET"),
-        "unleashed": ("UNLEASHED_API_ID", "UNLEASHED_API_KEY"),
-    }[source]
-    return all(_get(env, n) for n in needed)
+    return all(_get(env, n) for n in SOURCE_VARIABLES[source])
+
+
+def source_mentioned(env: Mapping[str, str] | None, source: str) -> bool:
+    """Whether any credential variable of ``source`` is set (it is meant to be configured)."""
+    env = os.environ if env is None else env
+    return any(_get(env, n) for n in SOURCE_VARIABLES[source])
 
 
 def parse_since(value: str | None, name: str = "not_exported_since") -> datetime | None:

@@ -195,9 +195,7 @@ def test_dagster_ui_shows_assets_and_runs_a_backfill(
     config_yaml = f"ops:\n{ops}\n"
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         page = None
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
