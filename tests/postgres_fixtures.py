@@ -8,6 +8,7 @@ its database (so it creates and owns its three schemas). Only the fixtures thems
 and dropping databases) use the superuser URL ``pg_server_url``.
 """
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -55,14 +56,13 @@ def _admin(url: str) -> psycopg.Connection[tuple[object, ...]]:
 
 def create_role(server_url: str, role: str, password: str) -> None:
     """Create ``role`` with LOGIN and nothing else (no superuser, CREATEDB, CREATEROLE)."""
-    with _admin(server_url) as conn:
-        try:
-            conn.execute(
-                f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE '
-                f"NOREPLICATION NOBYPASSRLS PASSWORD '{password}'"
-            )
-        except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
-            pass  # another xdist worker (or an earlier run on TEST_DATABASE_URL) made it
+    # Another xdist worker (or an earlier run on TEST_DATABASE_URL) may have made it.
+    exists = (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation)
+    with _admin(server_url) as conn, contextlib.suppress(*exists):
+        conn.execute(
+            f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE '
+            f"NOREPLICATION NOBYPASSRLS PASSWORD '{password}'"
+        )
 
 
 def role_url(server_url: str, database: str, role: str, password: str) -> str:

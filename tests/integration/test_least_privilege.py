@@ -84,7 +84,20 @@ def _env(dsn: str, traede: str, xero: str, unleashed: str) -> dict[str, str]:
     }
 
 
-def _every_command(dsn: str) -> None:
+EVERY_COMMAND = (
+    ("migrate",),
+    ("migrate",),
+    ("sync", "traede", "--no-mark"),
+    ("mark", "traede"),
+    ("sync", "traede"),
+    ("sync", "xero"),
+    ("sync", "unleashed"),
+    ("status",),
+    ("check",),
+)
+
+
+def _every_command(dsn: str, commands: tuple[tuple[str, ...], ...] = EVERY_COMMAND) -> None:
     xero_app, _ = create_xero_app(count=20)
     unleashed_app, _ = create_unleashed_app(count=20, api_id="lp-id", api_key="lp-key")
     with (
@@ -93,17 +106,7 @@ def _every_command(dsn: str) -> None:
         EmulatorServer(unleashed_app) as unleashed,
     ):
         env = _env(dsn, t.server.url, xero.url, unleashed.url)
-        for command in (
-            ("migrate",),
-            ("migrate",),
-            ("sync", "traede", "--no-mark"),
-            ("mark", "traede"),
-            ("sync", "traede"),
-            ("sync", "xero"),
-            ("sync", "unleashed"),
-            ("status",),
-            ("check",),
-        ):
+        for command in commands:
             done = connector(*command, env=env)
             assert done.returncode == 0, (command, done.stdout, done.stderr)
             assert "Traceback" not in done.stderr
@@ -139,7 +142,8 @@ def test_every_command_in_schemas_a_dba_created_for_the_role(
         assert row == (False,)
     _assert_least_privileged(pg_server_url, fresh_role)
     url = role_url(pg_server_url, empty_database, fresh_role, ETL_PASSWORD)
-    _every_command(libpq_dsn(make_url(url)))
+    # The grants are the same for every command once migrated (the test above runs them all).
+    _every_command(libpq_dsn(make_url(url)), (("migrate",), ("sync", "traede"), ("status",)))
 
 
 def test_migrate_names_the_missing_grant_for_usage_and_dml_only(

@@ -25,7 +25,13 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from connector.warehouse.engine import libpq_dsn
-from tests.integration.traede_support import APP_KEY, SYSTEM_ID, TOKEN, running_traede
+from tests.integration.traede_support import (
+    APP_KEY,
+    SYSTEM_ID,
+    TOKEN,
+    expected_ids,
+    running_traede,
+)
 from tests.postgres_fixtures import ETL_PASSWORD, role_url
 
 pytestmark = pytest.mark.integration
@@ -128,4 +134,4 @@ def test_wheel_migrates_and_syncs_from_an_empty_directory(
     assert list(empty.iterdir()) == []  # nothing written into the working directory
     with psycopg.connect(empty_database) as conn:
         row = conn.execute("SELECT count(*) FROM staging.traede_invoices").fetchone()
-    assert row == (25,)
+    assert row == (expected,)
