@@ -98,9 +98,11 @@ class TransientSourceError(SourceError):
 
 
 class SourceUnreachableError(SourceError):
-    """The source cannot be reached as configured, on a run's first call: connection refused,
-    unknown host, a proxy refusing, or a certificate not trusted. A configuration problem far
-    more often than an outage, so it is not retried; the message names the variable to check.
+    """The source cannot be reached as configured, on a client's first call.
+
+    Connection refused, unknown host, a proxy refusing, or a certificate not trusted: a
+    configuration problem far more often than an outage, so it is not retried; the message
+    names the variable to check.
     """
 
     exit_code = 2

@@ -130,6 +130,7 @@ def test_wheel_migrates_and_syncs_from_an_empty_directory(
                 "TRAEDE_SYSTEM_ID": SYSTEM_ID,
             },
         )
+        expected = len(expected_ids(t.state, "invoices"))
     assert "succeeded" in synced
     assert list(empty.iterdir()) == []  # nothing written into the working directory
     with psycopg.connect(empty_database) as conn:
