@@ -34,8 +34,14 @@ def _setup_logging(verbose: int) -> None:
 
 
 def fail(exc: ConnectorError) -> NoReturn:
-    """Print one line for ``exc`` and exit with its code."""
-    click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
+    """Print one line for ``exc`` (with what to do) and exit with its code."""
+    line = str(exc).splitlines()[0]
+    if exc.__cause__ is not None and "connector migrate" not in line:
+        from connector.warehouse.engine import database_hint
+
+        hint = database_hint(exc.__cause__)
+        line += f"; {hint}" if hint else ""
+    click.echo(f"error: {line}", err=True)
     sys.exit(exc.exit_code)
 
 
@@ -75,6 +81,8 @@ def report(result: SyncResult) -> NoReturn:
     from connector.console import print_result
 
     print_result(result)
+    if result.exit_code and result.error is not None:
+        fail(result.error)
     if result.exit_code:
         click.echo(f"error: {result.reason}", err=True)
     sys.exit(result.exit_code)

@@ -96,23 +96,41 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return raw.rstrip("/")
 
 
+def _file(env: Mapping[str, str], name: str) -> str | None:
+    raw = _get(env, name)
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ConfigError(name, "is not a readable file", "Point it at a PEM CA bundle.")
+    return str(path.resolve())
+
+
 @dataclass(frozen=True)
 class HttpSettings:
-    """Transport knobs shared by every source client."""
+    """Transport knobs shared by every source client.
+
+    ``ca_bundle`` (``<PREFIX>_CA_BUNDLE``) is a PEM file of extra trusted CAs, such as the one a
+    corporate proxy re-signs TLS with; it is trusted in addition to the public roots. Proxies
+    come from ``HTTPS_PROXY``/``NO_PROXY`` and ``SSL_CERT_FILE`` replaces the public roots: the
+    HTTP library reads those standard variables itself.
+    """
 
     timeout: float = 30.0
     max_retry_wait: float = 300.0
     max_attempts: int = 8
     verify_tls: bool = True
+    ca_bundle: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], prefix: str) -> "HttpSettings":
-        """Read ``<PREFIX>_VERIFY_TLS`` plus the shared ``CONNECTOR_HTTP_*`` knobs."""
+        """Read ``<PREFIX>_VERIFY_TLS``, ``<PREFIX>_CA_BUNDLE`` and ``CONNECTOR_HTTP_*`` knobs."""
         return cls(
             timeout=_float(env, "CONNECTOR_HTTP_TIMEOUT", 30.0, 1.0, 600.0),
             max_retry_wait=_float(env, "CONNECTOR_MAX_RETRY_WAIT", 300.0, 0.0, 86_400.0),
             max_attempts=_int(env, "CONNECTOR_MAX_ATTEMPTS", 8, 1, 100),
             verify_tls=_bool(env, f"{prefix}_VERIFY_TLS", True),
+            ca_bundle=_file(env, f"{prefix}_CA_BUNDLE"),
         )
 
 

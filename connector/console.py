@@ -49,7 +49,8 @@ def print_result(result: SyncResult) -> None:
 
     A failed run that counted nothing prints nothing: its one-line reason says it all.
     """
-    if result.exit_code and not any(any(v.values()) for v in result.stats.values()):
+    moved = ("fetched", "inserted", "updated", "lines", "rejected", "marked", "mark_failed")
+    if result.exit_code and not any(result.total(key) for key in moved):
         return
     table = Table(title=f"{result.source} run {result.run_id[:8]}: {result.status}", min_width=40)
     keys = ["fetched", "inserted", "updated", "unchanged", "lines", "rejected"]

@@ -65,7 +65,9 @@ class TraedeApiResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             "TRAEDE_MARK_CONCURRENCY": _number(self.mark_concurrency),
             "TRAEDE_VERIFY_TLS": _flag(self.verify_tls),
         }
-        return TraedeSettings.from_env(environment(given, "TRAEDE_PAGE_LIMIT", *_HTTP_VARS))
+        return TraedeSettings.from_env(
+            environment(given, "TRAEDE_PAGE_LIMIT", "TRAEDE_CA_BUNDLE", *_HTTP_VARS)
+        )
 
 
 class XeroApiResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -89,7 +91,7 @@ class XeroApiResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             "XERO_VERIFY_TLS": _flag(self.verify_tls),
         }
         return XeroSettings.from_env(
-            environment(given, "CONNECTOR_CURSOR_OVERLAP_MINUTES", *_HTTP_VARS)
+            environment(given, "CONNECTOR_CURSOR_OVERLAP_MINUTES", "XERO_CA_BUNDLE", *_HTTP_VARS)
         )
 
 
@@ -112,7 +114,9 @@ class UnleashedApiResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             "UNLEASHED_VERIFY_TLS": _flag(self.verify_tls),
         }
         return UnleashedSettings.from_env(
-            environment(given, "CONNECTOR_CURSOR_OVERLAP_MINUTES", *_HTTP_VARS)
+            environment(
+                given, "CONNECTOR_CURSOR_OVERLAP_MINUTES", "UNLEASHED_CA_BUNDLE", *_HTTP_VARS
+            )
         )
 
 

@@ -84,10 +84,29 @@ def connection_error(target: Target, exc: BaseException) -> WarehouseError:
     return WarehouseError(f"cannot connect to Postgres {target.description}: {text}. Check {where}")
 
 
+def database_hint(exc: BaseException) -> str:
+    """What to do about a database error in ``exc`` or its causes; empty when nothing fits.
+
+    Covers the usual install-time causes: tables missing (not migrated) and a missing grant.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sa.exc.DBAPIError) and seen.orig is not None:
+            seen = seen.orig
+        if isinstance(seen, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
+            return "the warehouse is not migrated: run `connector migrate`"
+        if isinstance(seen, psycopg.errors.InsufficientPrivilege):
+            return (
+                "the connector's role lacks a grant: `connector migrate` names it "
+                "(README, Warehouse permissions)"
+            )
+        seen = seen.__cause__ or seen.__context__
+    return ""
+
+
 def as_warehouse_error(exc: BaseException) -> WarehouseError | None:
     """A database error that escaped the flows as one readable :class:`WarehouseError`.
 
-    Names what to do for the usual install-time causes (tables missing, a privilege missing);
     None for anything that is not a database error.
     """
     if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
@@ -95,14 +114,8 @@ def as_warehouse_error(exc: BaseException) -> WarehouseError | None:
     if not isinstance(exc, psycopg.Error):
         return None
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
-        return WarehouseError(f"{first}: the warehouse is not migrated; run `connector migrate`")
-    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-        return WarehouseError(
-            f"{first}: the connector's role lacks a grant (README, Warehouse permissions; "
-            "`connector migrate` names the statement to run)"
-        )
-    return WarehouseError(f"database error: {first}")
+    hint = database_hint(exc)
+    return WarehouseError(f"database error: {first}" + (f"; {hint}" if hint else ""))
 
 
 @contextmanager
