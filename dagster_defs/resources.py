@@ -1,13 +1,14 @@
 """Dagster resources: plain fields that build the library's settings objects at run time.
 
-Every field is optional. A field left unset falls back to the environment variable of README
-(Environment), read through ``dg.EnvVar(NAME).get_value()`` when a step starts (never at import,
-so the UI loads without any secret and shows none). Validation is the library's own
+The deployed definitions pass ``dg.EnvVar(NAME)`` to the secret fields (``definitions.py``):
+Dagster resolves them in the run worker and never writes the value into run config or
+metadata. Every other field is optional: left unset, it falls back to the environment variable
+of README (Environment), read through ``dg.EnvVar(NAME).get_value()`` when a step starts (never
+at import, so the UI loads without any secret and shows none). Validation is the library's own
 (``connector.config``): a missing variable raises :class:`connector.errors.ConfigError` naming
 every missing variable, which fails the step with that message.
 
-Tests and deployments that prefer explicit values pass literals (or ``dg.EnvVar("OTHER")``,
-which Dagster then requires at launch) to the same fields.
+Tests pass literals to the same fields.
 """
 
 from collections.abc import Iterator, Mapping
