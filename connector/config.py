@@ -276,12 +276,6 @@ SOURCE_VARIABLES = {
 }
 
 
-def source_configured(env: Mapping[str, str] | None, source: str) -> bool:
-    """Whether the credentials of ``source`` (traede, xero, unleashed) are present at all."""
-    env = os.environ if env is None else env
-    return all(_get(env, n) for n in SOURCE_VARIABLES[source])
-
-
 def source_mentioned(env: Mapping[str, str] | None, source: str) -> bool:
     """Whether any credential variable of ``source`` is set (it is meant to be configured)."""
     env = os.environ if env is None else env
