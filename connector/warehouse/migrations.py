@@ -105,7 +105,7 @@ def apply_migrations(
         if missing:
             role = conn.execute("SELECT current_user").fetchone()
             raise MigrationError(
-                pending[0].filename if pending else "check",
+                pending[0].filename if pending else "privileges",
                 f"role {role[0] if role else '?'!r} lacks a privilege: a DBA must run "
                 + "; ".join(missing)
                 + f" ({_PERMISSIONS})",
