@@ -221,6 +221,7 @@ def test_dagster_ui_shows_assets_and_runs_a_backfill(
             # per step keeps this test near a minute on a small CI machine.
             fast = urllib.parse.urlencode({"config": FAST_EXECUTION + config_yaml})
             page.goto(f"{base}/locations/{LOCATION}/jobs/traede_sync/playground/setup?{fast}")
+            _dismiss_popups(page)  # the community dialog may come up late, over this page
             page.get_by_text("in_process").first.wait_for()
             launch = page.get_by_role("button", name="Launch Run")
             page.wait_for_timeout(1000)
