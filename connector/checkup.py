@@ -14,7 +14,7 @@ from connector.config import (
     UnleashedSettings,
     WarehouseSettings,
     XeroSettings,
-    source_configured,
+    source_mentioned,
 )
 from connector.errors import ConnectorError
 from connector.sources.traede.client import TraedeClient
@@ -27,6 +27,14 @@ def _item(name: str, check: Callable[[], str]) -> bool:
         detail = check()
     except ConnectorError as exc:
         click.echo(f"✘ {name}: {str(exc).splitlines()[0]}")
+        return False
+    except Exception as exc:
+        from connector.warehouse.engine import as_warehouse_error
+
+        error = as_warehouse_error(exc)
+        if error is None:
+            raise
+        click.echo(f"✘ {name}: {error}")
         return False
     click.echo(f"✔ {name}: {detail}")
     return True
@@ -82,14 +90,16 @@ def run_checks() -> bool:
     env = os.environ
     configured = 0
     for source, check in (("traede", _traede), ("xero", _xero), ("unleashed", _unleashed)):
-        if source_configured(env, source):
+        if source_mentioned(env, source):
+            # Any of its variables set means it is meant to run: the check names what is missing.
             configured += 1
             ok = _item(source, check) and ok
         else:
             click.echo(f"- {source}: not configured (set its variables to enable it; see README)")
     if not configured:
         click.echo(
-            "✘ no source is configured: set TRAEDE_API_TOKEN, TRAEDE_APP_KEY, TRAEDE_SYSTEM_ID"
+            "✘ no source is configured: set TRAEDE_API_TOKEN, TRAEDE_APP_KEY, TRAEDE_SYSTEM_ID "
+            "(or the variables of Xero or Unleashed)"
         )
         ok = False
     return ok

@@ -34,8 +34,14 @@ def _setup_logging(verbose: int) -> None:
 
 
 def fail(exc: ConnectorError) -> NoReturn:
-    """Print one line for ``exc`` and exit with its code."""
-    click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
+    """Print one line for ``exc`` (with what to do) and exit with its code."""
+    line = str(exc).splitlines()[0]
+    if exc.__cause__ is not None and "connector migrate" not in line:
+        from connector.warehouse.engine import database_hint
+
+        hint = database_hint(exc.__cause__)
+        line += f"; {hint}" if hint else ""
+    click.echo(f"error: {line}", err=True)
     sys.exit(exc.exit_code)
 
 
@@ -44,6 +50,13 @@ def _guard(fn: Callable[[], Any]) -> Any:
         return fn()
     except ConnectorError as exc:
         fail(exc)
+    except Exception as exc:  # a database error past the flows: one line saying what to do
+        from connector.warehouse.engine import as_warehouse_error
+
+        error = as_warehouse_error(exc)
+        if error is None:
+            raise
+        fail(error)
 
 
 def _warehouse() -> Any:
@@ -68,6 +81,8 @@ def report(result: SyncResult) -> NoReturn:
     from connector.console import print_result
 
     print_result(result)
+    if result.exit_code and result.error is not None:
+        fail(result.error)
     if result.exit_code:
         click.echo(f"error: {result.reason}", err=True)
     sys.exit(result.exit_code)
@@ -227,6 +242,42 @@ def check() -> None:
 
     ok = run_checks()
     sys.exit(0 if ok else 2)
+
+
+@main.group()
+def db() -> None:
+    """The embedded Postgres (used when DATABASE_URL is unset): status, stop."""
+
+
+def _embedded_home() -> Any:
+    settings = _guard(WarehouseSettings.from_env)
+    if settings.database_url is not None:
+        click.echo("DATABASE_URL is set: the connector uses that server, not the embedded one")
+    return settings.home
+
+
+@db.command("status")
+def db_status() -> None:
+    """Whether the embedded server runs, its pid and data directory."""
+    from connector.warehouse.embedded import embedded_pid
+
+    home = _embedded_home()
+    pid = embedded_pid(home)
+    state = f"running (pid {pid})" if pid else "stopped"
+    click.echo(f"embedded Postgres: {state}, data in {home / 'pgdata'}")
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server (the next command that needs it starts it again)."""
+    from connector.warehouse.embedded import stop_embedded
+
+    home = _embedded_home()
+    pid = _guard(lambda: stop_embedded(home))
+    if pid is None:
+        click.echo(f"embedded Postgres: not running (data in {home / 'pgdata'})")
+    else:
+        click.echo(f"embedded Postgres: stopped (pid {pid}), data kept in {home / 'pgdata'}")
 
 
 main.add_command(emulator_commands, name="emulator")

@@ -96,23 +96,41 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return raw.rstrip("/")
 
 
+def _file(env: Mapping[str, str], name: str) -> str | None:
+    raw = _get(env, name)
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ConfigError(name, "is not a readable file", "Point it at a PEM CA bundle.")
+    return str(path.resolve())
+
+
 @dataclass(frozen=True)
 class HttpSettings:
-    """Transport knobs shared by every source client."""
+    """Transport knobs shared by every source client.
+
+    ``ca_bundle`` (``<PREFIX>_CA_BUNDLE``) is a PEM file of extra trusted CAs, such as the one a
+    corporate proxy re-signs TLS with; it is trusted in addition to the public roots. Proxies
+    come from ``HTTPS_PROXY``/``NO_PROXY`` and ``SSL_CERT_FILE`` replaces the public roots: the
+    HTTP library reads those standard variables itself.
+    """
 
     timeout: float = 30.0
     max_retry_wait: float = 300.0
     max_attempts: int = 8
     verify_tls: bool = True
+    ca_bundle: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], prefix: str) -> "HttpSettings":
-        """Read ``<PREFIX>_VERIFY_TLS`` plus the shared ``CONNECTOR_HTTP_*`` knobs."""
+        """Read ``<PREFIX>_VERIFY_TLS``, ``<PREFIX>_CA_BUNDLE`` and ``CONNECTOR_HTTP_*`` knobs."""
         return cls(
             timeout=_float(env, "CONNECTOR_HTTP_TIMEOUT", 30.0, 1.0, 600.0),
             max_retry_wait=_float(env, "CONNECTOR_MAX_RETRY_WAIT", 300.0, 0.0, 86_400.0),
             max_attempts=_int(env, "CONNECTOR_MAX_ATTEMPTS", 8, 1, 100),
             verify_tls=_bool(env, f"{prefix}_VERIFY_TLS", True),
+            ca_bundle=_file(env, f"{prefix}_CA_BUNDLE"),
         )
 
 
@@ -275,15 +293,17 @@ class UnleashedSettings:
         )
 
 
-def source_configured(env: Mapping[str, str] | None, source: str) -> bool:
-    """Whether the credentials of ``source`` (traede, xero, unleashed) are present at all."""
+SOURCE_VARIABLES = {
+    "traede": ("TRAEDE_API_TOKEN", "TRAEDE_APP_KEY", "TRAEDE_SYSTEM_ID"),
+    "xero": ("XERO_CLIENT_ID", "XERO_CLIENT_SECRET"),
+    "unleashed": ("UNLEASHED_API_ID", "UNLEASHED_API_KEY"),
+}
+
+
+def source_mentioned(env: Mapping[str, str] | None, source: str) -> bool:
+    """Whether any credential variable of ``source`` is set (it is meant to be configured)."""
     env = os.environ if env is None else env
-    needed = {
-        "traede": ("TRAEDE_API_TOKEN", "TRAEDE_APP_KEY", "TRAEDE_SYSTEM_ID"),
-        "xero": ("XERO_CLIENT_ID", "XERO_CLIENT_SECRET"),
-        "unleashed": ("UNLEASHED_API_ID", "UNLEASHED_API_KEY"),
-    }[source]
-    return all(_get(env, n) for n in needed)
+    return any(_get(env, n) for n in SOURCE_VARIABLES[source])
 
 
 def parse_since(value: str | None, name: str = "not_exported_since") -> datetime | None:

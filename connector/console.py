@@ -45,8 +45,14 @@ def progress_bars(enabled: bool | None = None) -> Iterator[Any]:
 
 
 def print_result(result: SyncResult) -> None:
-    """A table of the run's counters: one row per counter, one column per resource."""
-    table = Table(title=f"{result.source} run {result.run_id[:8]}: {result.status}")
+    """A table of the run's counters: one row per counter, one column per resource.
+
+    A failed run that counted nothing prints nothing: its one-line reason says it all.
+    """
+    moved = ("fetched", "inserted", "updated", "lines", "rejected", "marked", "mark_failed")
+    if result.exit_code and not any(result.total(key) for key in moved):
+        return
+    table = Table(title=f"{result.source} run {result.run_id[:8]}: {result.status}", min_width=40)
     keys = ["fetched", "inserted", "updated", "unchanged", "lines", "rejected"]
     if result.marking:
         keys += ["marked", "mark_failed"]

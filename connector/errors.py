@@ -92,7 +92,20 @@ class TransientSourceError(SourceError):
 
     def __init__(self, *args: Any, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
+        # Set for a failure to connect: what to raise instead before any call succeeded.
+        self.unreachable: SourceError | None = None
         super().__init__(*args, **kwargs)
+
+
+class SourceUnreachableError(SourceError):
+    """The source cannot be reached as configured, on a client's first call.
+
+    Connection refused, unknown host, a proxy refusing, or a certificate not trusted: a
+    configuration problem far more often than an outage, so it is not retried; the message
+    names the variable to check.
+    """
+
+    exit_code = 2
 
 
 class RateLimitError(TransientSourceError):

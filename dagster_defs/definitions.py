@@ -1,8 +1,11 @@
 """The single ``Definitions`` object that workspace.yaml loads.
 
-Nothing here reads a secret: resources fall back to the README's environment variables when a
-step runs. The schedules' timezone is not secret and is read once here from
-``CONNECTOR_SCHEDULE_TIMEZONE`` (default UTC).
+Nothing here reads a secret. The secret fields are ``dg.EnvVar``-backed: Dagster keeps them as
+``{"env": NAME}`` in the resource config and resolves them in the run worker, so no value is
+written to run config, event logs or metadata, and a run that needs one that is unset fails at
+launch naming it. Other fields fall back to the README's variables when a step runs (unset
+``DATABASE_URL`` means the embedded Postgres, so it cannot be a required ``EnvVar``). The
+schedules' timezone is read once here from ``CONNECTOR_SCHEDULE_TIMEZONE`` (default UTC).
 """
 
 from collections.abc import Mapping
@@ -29,12 +32,24 @@ from dagster_defs.schedules import (
 SCHEDULE_TIMEZONE = dg.EnvVar("CONNECTOR_SCHEDULE_TIMEZONE").get_value() or "UTC"
 
 
+# The secret of each resource and the variable Dagster resolves it from in the run worker.
+SECRET_FIELDS = {
+    "traede": {"api_token": "TRAEDE_API_TOKEN", "app_key": "TRAEDE_APP_KEY"},
+    "xero": {"client_secret": "XERO_CLIENT_SECRET"},
+    "unleashed": {"api_key": "UNLEASHED_API_KEY"},
+}
+
+
 def default_resources() -> dict[str, Any]:
-    """Resources as deployed: every field unset, so each falls back to its variable at run time."""
+    """Resources as deployed: secrets ``EnvVar``-backed, other fields read at step start."""
+
+    def secrets(name: str) -> dict[str, Any]:
+        return {field: dg.EnvVar(var) for field, var in SECRET_FIELDS[name].items()}
+
     return {
-        "traede": TraedeApiResource(),
-        "xero": XeroApiResource(),
-        "unleashed": UnleashedApiResource(),
+        "traede": TraedeApiResource(**secrets("traede")),
+        "xero": XeroApiResource(**secrets("xero")),
+        "unleashed": UnleashedApiResource(**secrets("unleashed")),
         "warehouse": WarehouseResource(),
     }
 

@@ -1,13 +1,14 @@
 """Dagster resources: plain fields that build the library's settings objects at run time.
 
-Every field is optional. A field left unset falls back to the environment variable of README
-(Environment), read through ``dg.EnvVar(NAME).get_value()`` when a step starts (never at import,
-so the UI loads without any secret and shows none). Validation is the library's own
+The deployed definitions pass ``dg.EnvVar(NAME)`` to the secret fields (``definitions.py``):
+Dagster resolves them in the run worker and never writes the value into run config or
+metadata. Every other field is optional: left unset, it falls back to the environment variable
+of README (Environment), read through ``dg.EnvVar(NAME).get_value()`` when a step starts (never
+at import, so the UI loads without any secret and shows none). Validation is the library's own
 (``connector.config``): a missing variable raises :class:`connector.errors.ConfigError` naming
 every missing variable, which fails the step with that message.
 
-Tests and deployments that prefer explicit values pass literals (or ``dg.EnvVar("OTHER")``,
-which Dagster then requires at launch) to the same fields.
+Tests pass literals to the same fields.
 """
 
 from collections.abc import Iterator, Mapping
@@ -65,7 +66,9 @@ class TraedeApiResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             "TRAEDE_MARK_CONCURRENCY": _number(self.mark_concurrency),
             "TRAEDE_VERIFY_TLS": _flag(self.verify_tls),
         }
-        return TraedeSettings.from_env(environment(given, "TRAEDE_PAGE_LIMIT", *_HTTP_VARS))
+        return TraedeSettings.from_env(
+            environment(given, "TRAEDE_PAGE_LIMIT", "TRAEDE_CA_BUNDLE", *_HTTP_VARS)
+        )
 
 
 class XeroApiResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -89,7 +92,7 @@ class XeroApiResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             "XERO_VERIFY_TLS": _flag(self.verify_tls),
         }
         return XeroSettings.from_env(
-            environment(given, "CONNECTOR_CURSOR_OVERLAP_MINUTES", *_HTTP_VARS)
+            environment(given, "CONNECTOR_CURSOR_OVERLAP_MINUTES", "XERO_CA_BUNDLE", *_HTTP_VARS)
         )
 
 
@@ -112,7 +115,9 @@ class UnleashedApiResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             "UNLEASHED_VERIFY_TLS": _flag(self.verify_tls),
         }
         return UnleashedSettings.from_env(
-            environment(given, "CONNECTOR_CURSOR_OVERLAP_MINUTES", *_HTTP_VARS)
+            environment(
+                given, "CONNECTOR_CURSOR_OVERLAP_MINUTES", "UNLEASHED_CA_BUNDLE", *_HTTP_VARS
+            )
         )
 
 

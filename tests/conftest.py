@@ -11,6 +11,16 @@ _PREFIXES = ("CONNECTOR_", "TRAEDE_", "XERO_", "UNLEASHED_")
 _NAMES = ("DATABASE_URL",)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--update-docs-images``: the browser test also refreshes docs/img/ (never by default)."""
+    parser.addoption(
+        "--update-docs-images",
+        action="store_true",
+        default=False,
+        help="copy the Dagster UI screenshots into docs/img/ (scripts/refresh-docs-images)",
+    )
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's own connector settings."""

@@ -12,7 +12,13 @@ from starlette.types import ASGIApp
 logger = logging.getLogger(__name__)
 
 
-def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
+def _config(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
@@ -21,6 +27,8 @@ def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
         lifespan="off",
         access_log=False,
         timeout_keep_alive=30,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
 
 
@@ -28,25 +36,34 @@ class EmulatorServer:
     """Serve ``app`` on ``host`` (default 127.0.0.1) and a free port in a daemon thread.
 
     Use as a context manager, or call ``start()`` and ``stop()``; ``url`` is the base URL.
+    With ``ssl_certfile`` and ``ssl_keyfile`` (PEM) it serves HTTPS.
     """
 
     def __init__(
-        self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, timeout: float = 10.0
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        timeout: float = 10.0,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
     ) -> None:
         self.app = app
         self.host = host
         self.timeout = timeout
+        self.scheme = "https" if ssl_certfile else "http"
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
-        self._server = uvicorn.Server(_config(app, host, self.port))
+        self._server = uvicorn.Server(_config(app, host, self.port, ssl_certfile, ssl_keyfile))
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:54321``."""
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> "EmulatorServer":
         """Start serving and wait until the port accepts connections.

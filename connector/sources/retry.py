@@ -4,9 +4,15 @@ Built on tenacity (a well-kept retry library) rather than a hand-written loop. O
 :class:`TransientSourceError` is retried; the total time spent waiting for one call is bounded
 by ``HttpSettings.max_retry_wait`` and the attempts by ``max_attempts``: a ``Retry-After``
 longer than what is left of that budget ends the retries at once instead of sleeping past it.
+
+A connection that cannot be made before the client's first successful call (refused, unknown
+host, a proxy error, an untrusted certificate) is a configuration problem far more often than
+an outage: it fails at once as :class:`SourceUnreachableError` naming the variable to check.
+Once a call has succeeded, the same failure is an outage and is retried like any other.
 """
 
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +23,12 @@ import httpx
 import tenacity
 
 from connector.config import HttpSettings
-from connector.errors import PermanentSourceError, RateLimitError, TransientSourceError
+from connector.errors import (
+    PermanentSourceError,
+    RateLimitError,
+    SourceUnreachableError,
+    TransientSourceError,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,6 +44,7 @@ class RetryStats:
     calls: int = 0
     retries: int = 0
     waited: float = 0.0
+    succeeded: int = 0  # calls that returned; before the first, a refused connection is config
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -101,7 +113,14 @@ def call_with_retries(
 
     def counted() -> T:
         stats.calls += 1
-        return fn()
+        try:
+            result = fn()
+        except TransientSourceError as exc:
+            if exc.unreachable is not None and stats.succeeded == 0:
+                raise exc.unreachable from exc.__cause__
+            raise
+        stats.succeeded += 1
+        return result
 
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(TransientSourceError),
@@ -172,14 +191,47 @@ def response_facts(response: httpx.Response) -> dict[str, Any]:
 
 
 def transport_error(
-    exc: httpx.HTTPError, *, system: str, endpoint: str, method: str
+    exc: httpx.HTTPError,
+    *,
+    system: str,
+    endpoint: str,
+    method: str,
+    url_variable: str = "",
 ) -> TransientSourceError:
-    """Wrap a timeout, reset or broken response as a retryable error."""
+    """Wrap a timeout, reset or broken response as a retryable error.
+
+    A failure to connect at all also carries, as ``unreachable``, the
+    :class:`SourceUnreachableError` that :func:`call_with_retries` raises instead when no call
+    of the client has succeeded yet; it names ``url_variable`` (default ``<SYSTEM>_BASE_URL``),
+    the proxy variable or the CA bundle variable, whichever fits.
+    """
     url = str(exc.request.url) if _has_request(exc) else ""
-    return TransientSourceError(
-        system, endpoint, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
-        method=method, url=url,
-    )  # fmt: skip
+    problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    error = TransientSourceError(system, endpoint, problem, method=method, url=url)
+    hint = _unreachable_hint(exc, system.upper(), url_variable or f"{system.upper()}_BASE_URL")
+    if hint:
+        error.unreachable = SourceUnreachableError(
+            system, endpoint, problem, method=method, url=url, hint=hint
+        )
+    return error
+
+
+def _unreachable_hint(exc: httpx.HTTPError, prefix: str, url_variable: str) -> str:
+    if isinstance(exc, httpx.ProxyError):
+        return "The proxy refused the connection: check HTTPS_PROXY (and NO_PROXY)"
+    if not isinstance(exc, httpx.ConnectError):
+        return ""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ssl.SSLError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return (
+            "The server's TLS certificate is not trusted: if a proxy re-signs TLS, set "
+            f"{prefix}_CA_BUNDLE (or SSL_CERT_FILE) to its CA bundle (PEM)"
+        )
+    if isinstance(cause, ssl.SSLError):
+        return f"TLS handshake failed: check {url_variable} (http vs https) and any proxy"
+    return f"Nothing answers there: check {url_variable} (and HTTPS_PROXY, if you use a proxy)"
 
 
 def _has_request(exc: httpx.HTTPError) -> bool:
@@ -193,6 +245,7 @@ def _has_request(exc: httpx.HTTPError) -> bool:
 __all__ = [
     "PermanentSourceError",
     "RetryStats",
+    "SourceUnreachableError",
     "call_with_retries",
     "parse_retry_after",
     "raise_for_status",

@@ -3,10 +3,13 @@
 pgserver ships a real PostgreSQL 16 in a wheel. The server is started on first use with its
 data under ``<home>/pgdata`` and left running (``cleanup_mode=None``), so later commands reuse
 it; it listens on a Unix socket inside the data directory only, never on a TCP port.
+``connector db stop`` (:func:`stop_embedded`) stops it; the next command starts it again.
 """
 
 import logging
 import os
+import signal
+import time
 import warnings
 from pathlib import Path
 
@@ -32,7 +35,7 @@ def embedded_url(home: Path, database: str = "postgres") -> str:
             f"could not start the embedded Postgres in {pgdata}: {exc}. "
             f"Check the log at {pgdata / 'log'}, or set DATABASE_URL to use your own server"
         ) from exc
-    log.info("embedded Postgres: data in %s (pid %s)", pgdata, os.getpid())
+    log.info("embedded Postgres: data in %s (server pid %s)", pgdata, embedded_pid(home))
     return uri.replace("postgresql://", "postgresql+psycopg://", 1).replace(
         "postgres:@", "postgres@"
     )
@@ -45,3 +48,26 @@ def embedded_pid(home: Path) -> int | None:
         return int(pidfile.read_text().split("\n", 1)[0])
     except (OSError, ValueError):
         return None
+
+
+def stop_embedded(home: Path, timeout: float = 30.0) -> int | None:
+    """Stop the embedded server under ``home`` ("fast" shutdown); its pid, None if not running.
+
+    Raises:
+        WarehouseError: the server was still running after ``timeout`` seconds.
+    """
+    pid = embedded_pid(home)
+    if pid is None:
+        return None
+    try:
+        os.kill(pid, signal.SIGINT)  # fast shutdown: roll back open sessions, then stop
+    except ProcessLookupError:
+        return None  # a stale postmaster.pid: nothing runs
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        time.sleep(0.05)
+    raise WarehouseError(f"the embedded Postgres (pid {pid}) did not stop within {timeout:.0f}s")

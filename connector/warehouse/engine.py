@@ -70,13 +70,52 @@ def create_engine(target: Target) -> sa.Engine:
 
 
 def connection_error(target: Target, exc: BaseException) -> WarehouseError:
-    """Wrap a connection failure: names host and database, strips the password."""
+    """Wrap a connection failure: names host, database and the variable to check."""
     text = (
         str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
     )
     if target.url.password:
         text = text.replace(str(target.url.password), "***")
-    return WarehouseError(f"cannot connect to Postgres {target.description}: {text}")
+    where = (
+        "the embedded server: `connector db stop`, then retry, or set DATABASE_URL"
+        if target.embedded
+        else "DATABASE_URL (host, port, database, user and password)"
+    )
+    return WarehouseError(f"cannot connect to Postgres {target.description}: {text}. Check {where}")
+
+
+def database_hint(exc: BaseException) -> str:
+    """What to do about a database error in ``exc`` or its causes; empty when nothing fits.
+
+    Covers the usual install-time causes: tables missing (not migrated) and a missing grant.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sa.exc.DBAPIError) and seen.orig is not None:
+            seen = seen.orig
+        if isinstance(seen, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
+            return "the warehouse is not migrated: run `connector migrate`"
+        if isinstance(seen, psycopg.errors.InsufficientPrivilege):
+            return (
+                "the connector's role lacks a grant: `connector migrate` names it "
+                "(README, Warehouse permissions)"
+            )
+        seen = seen.__cause__ or seen.__context__
+    return ""
+
+
+def as_warehouse_error(exc: BaseException) -> WarehouseError | None:
+    """A database error that escaped the flows as one readable :class:`WarehouseError`.
+
+    None for anything that is not a database error.
+    """
+    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    if not isinstance(exc, psycopg.Error):
+        return None
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    hint = database_hint(exc)
+    return WarehouseError(f"database error: {first}" + (f"; {hint}" if hint else ""))
 
 
 @contextmanager

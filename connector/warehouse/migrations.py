@@ -15,6 +15,11 @@ from importlib.resources.abc import Traversable
 import psycopg
 
 from connector.errors import MigrationError
+from connector.warehouse.grants import (
+    existing_schemas,
+    missing_grants,
+    only_creates_existing_schemas,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +29,18 @@ SQL_DIR: Traversable = files("connector") / "sql"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _LOCK_KEY = 0x6D696772  # "migr": the advisory lock id serialising migrations
 
-_BOOTSTRAP = """
-CREATE SCHEMA IF NOT EXISTS connector;
-CREATE TABLE IF NOT EXISTS connector.schema_migrations (
+# Run only when connector.schema_migrations is missing: ``IF NOT EXISTS`` would still ask for
+# CREATE on the database or the schema, which a role that owns its schemas may not have.
+_BOOTSTRAP_SCHEMA = "CREATE SCHEMA connector"
+_BOOTSTRAP_TABLE = """
+CREATE TABLE connector.schema_migrations (
     version     text PRIMARY KEY,
     filename    text NOT NULL,
     checksum    text NOT NULL,
     applied_at  timestamptz NOT NULL DEFAULT now()
 );
 """
+_PERMISSIONS = "see README, Warehouse permissions"
 
 
 @dataclass(frozen=True)
@@ -83,16 +91,27 @@ def apply_migrations(
     """Apply what is missing; return the filenames applied (empty when up to date).
 
     Raises:
-        MigrationError: a file changed after it was applied, or a statement failed.
+        MigrationError: a file changed after it was applied, a statement failed, or the role
+            lacks a privilege (the message names the GRANT to run).
     """
     migrations = discover(sql_dir)
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
     try:
-        conn.execute(_BOOTSTRAP)
-        conn.commit()
-        rows = conn.execute("SELECT version, filename, checksum FROM connector.schema_migrations")
-        applied = {str(v): (str(f), str(c)) for v, f, c in rows.fetchall()}
-        conn.commit()
+        recorded = _applied(conn)
+        applied = recorded or {}
+        pending = [m for m in migrations if m.version not in applied]
+        missing = missing_grants(conn, creating=bool(pending) or recorded is None)
+        conn.commit()  # each file below runs in a transaction of its own
+        if missing:
+            role = conn.execute("SELECT current_user").fetchone()
+            raise MigrationError(
+                pending[0].filename if pending else "privileges",
+                f"role {role[0] if role else '?'!r} lacks a privilege: a DBA must run "
+                + "; ".join(missing)
+                + f" ({_PERMISSIONS})",
+            )
+        if recorded is None:
+            _bootstrap(conn)
         done: list[str] = []
         for migration in migrations:
             if migration.version in applied:
@@ -116,22 +135,56 @@ def apply_migrations(
         conn.commit()
 
 
+def _applied(conn: psycopg.Connection[tuple[object, ...]]) -> dict[str, tuple[str, str]] | None:
+    """Applied versions with (filename, checksum); None before the first run (no table)."""
+    exists = conn.execute("SELECT to_regclass('connector.schema_migrations')").fetchone()
+    if not exists or exists[0] is None:
+        conn.commit()
+        return None
+    try:
+        rows = conn.execute("SELECT version, filename, checksum FROM connector.schema_migrations")
+        applied = {str(v): (str(f), str(c)) for v, f, c in rows.fetchall()}
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise MigrationError(
+            "connector.schema_migrations",
+            f"{str(exc).strip()}: grant the role SELECT on it or make it the owner of schema "
+            f"connector ({_PERMISSIONS})",
+        ) from None
+    conn.commit()
+    return applied
+
+
+def _bootstrap(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    with conn.transaction():
+        if "connector" not in existing_schemas(conn):
+            conn.execute(_BOOTSTRAP_SCHEMA)
+        conn.execute(_BOOTSTRAP_TABLE)
+
+
 def _apply_one(conn: psycopg.Connection[tuple[object, ...]], migration: Migration) -> None:
     # Without parameters psycopg sends the whole file as one simple-query batch, which Postgres
     # runs statement by statement; the transaction makes the file all-or-nothing.
     with conn.transaction():
-        try:
-            conn.execute(migration.sql.encode())
-        except psycopg.Error as exc:
-            raise MigrationError(
-                migration.filename, str(exc).strip(), _line_of(migration.sql, exc)
-            ) from exc
+        if only_creates_existing_schemas(migration.sql, existing_schemas(conn)):
+            log.info("%s: its schemas exist already; recorded without running", migration.filename)
+        else:
+            try:
+                conn.execute(migration.sql.encode())
+            except psycopg.Error as exc:
+                hint = f" ({_PERMISSIONS})" if _denied(exc) else ""
+                raise MigrationError(
+                    migration.filename, str(exc).strip() + hint, _line_of(migration.sql, exc)
+                ) from exc
         conn.execute(
             "INSERT INTO connector.schema_migrations (version, filename, checksum) "
             "VALUES (%s, %s, %s)",
             (migration.version, migration.filename, migration.checksum),
         )
     log.info("applied migration %s", migration.filename)
+
+
+def _denied(exc: psycopg.Error) -> bool:
+    return isinstance(exc, psycopg.errors.InsufficientPrivilege)
 
 
 def _line_of(sql: str, exc: psycopg.Error) -> int | None:

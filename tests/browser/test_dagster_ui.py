@@ -1,6 +1,8 @@
 """The Dagster UI in headless Chromium: the asset graph shows the TRAEDE assets and their mark
 steps, and a ``traede_sync`` backfill launched from the Launchpad succeeds against the emulator
-and a real Postgres. Screenshots go to docs/img/ (for the docs) and tests/artifacts/.
+and a real Postgres. Screenshots go to the test's temporary directory; with
+``--update-docs-images`` (``scripts/refresh-docs-images``) they also replace ``docs/img/``.
+Chromium is ``$TEST_CHROMIUM`` or ``chromium`` on the PATH (``scripts/test`` installs it).
 """
 
 import json
@@ -35,7 +37,6 @@ from tests.integration.traede_support import (
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -48,7 +49,6 @@ CHROMIUM_ARGS = [
 ]
 LOCATION = "accounting_export_connector"  # workspace.yaml location_name
 DOCS_IMG = REPO / "docs" / "img"
-ARTIFACTS = REPO / "tests" / "artifacts"
 RESOURCES = ("invoices", "credit_notes", "accounting_entries")
 FAST_EXECUTION = "execution:\n  config:\n    in_process: {}\n"
 # Runs launch at once (no daemon needed for a queue); no telemetry from a test.
@@ -92,11 +92,27 @@ def _dismiss_popups(page: Any) -> None:
     skip.click()
 
 
-def _save(page: Any, name: str) -> None:
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMG / name))
-    shutil.copy(DOCS_IMG / name, ARTIFACTS / name)
+def _chromium() -> str:
+    """The Chromium binary: ``$TEST_CHROMIUM``, else ``chromium`` on the PATH. Never skipped."""
+    found = os.environ.get("TEST_CHROMIUM") or shutil.which("chromium")
+    if not found:
+        pytest.fail("chromium is missing: run the suite with scripts/test, which installs it")
+    return found
+
+
+@pytest.fixture
+def save(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    """Save a screenshot under tmp_path (and into docs/img/ with --update-docs-images)."""
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    update = bool(request.config.getoption("--update-docs-images"))
+
+    def save_page(page: Any, name: str) -> None:
+        page.screenshot(path=str(shots / name))
+        if update:
+            shutil.copy(shots / name, DOCS_IMG / name)
+
+    return save_page
 
 
 @pytest.fixture
@@ -163,11 +179,10 @@ def _run_status(base: str, run_id: str) -> str:
 
 
 def test_dagster_ui_shows_assets_and_runs_a_backfill(
-    webserver: tuple[str, Any], pg_url: str
+    webserver: tuple[str, Any], pg_url: str, save: Any, tmp_path: Path
 ) -> None:
     base, traede = webserver
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install it (apt-get install chromium); never skipped")
+    chromium = _chromium()
     from playwright.sync_api import sync_playwright
 
     since = (datetime.now(UTC) - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -180,9 +195,7 @@ def test_dagster_ui_shows_assets_and_runs_a_backfill(
     config_yaml = f"ops:\n{ops}\n"
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         page = None
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
@@ -203,11 +216,12 @@ def test_dagster_ui_shows_assets_and_runs_a_backfill(
             launch = page.get_by_role("button", name="Launch Run")
             launch.wait_for()
             page.wait_for_timeout(1500)  # config validation runs in the background
-            _save(page, "dagster-launchpad-backfill.png")
+            save(page, "dagster-launchpad-backfill.png")
             # Launch the same config with the in-process executor: one process instead of one
             # per step keeps this test near a minute on a small CI machine.
             fast = urllib.parse.urlencode({"config": FAST_EXECUTION + config_yaml})
             page.goto(f"{base}/locations/{LOCATION}/jobs/traede_sync/playground/setup?{fast}")
+            _dismiss_popups(page)  # the community dialog may come up late, over this page
             page.get_by_text("in_process").first.wait_for()
             launch = page.get_by_role("button", name="Launch Run")
             page.wait_for_timeout(1000)
@@ -225,7 +239,7 @@ def test_dagster_ui_shows_assets_and_runs_a_backfill(
             page.reload()
             page.get_by_text("Success").first.wait_for()
             page.wait_for_timeout(1000)
-            _save(page, "dagster-run-success.png")
+            save(page, "dagster-run-success.png")
             assert status == "SUCCESS", f"run {run_id} ended {status}"
 
             # The graph again, now materialized with its checks passed (the docs' picture).
@@ -233,11 +247,10 @@ def test_dagster_ui_shows_assets_and_runs_a_backfill(
             page.get_by_text("invoices_marked", exact=True).first.wait_for()
             page.get_by_text("4 / 4 Passed").first.wait_for()
             page.wait_for_timeout(1500)  # let the graph finish its layout animation
-            _save(page, "dagster-asset-graph.png")
+            save(page, "dagster-asset-graph.png")
         except BaseException:
             if page is not None:
-                ARTIFACTS.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / "dagster-ui-failure.png"))
+                page.screenshot(path=str(tmp_path / "dagster-ui-failure.png"))
             raise
         finally:
             browser.close()

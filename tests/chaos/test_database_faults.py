@@ -14,12 +14,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from connector.config import WarehouseSettings
 from connector.errors import ConnectorError
 from connector.flows.results import EXIT_OK, SyncResult
 from connector.flows.traede import SyncOptions, run_traede
 from connector.warehouse import Warehouse
+from connector.warehouse.engine import libpq_dsn
 from tests.integration.traede_support import (
     assert_invariants,
     assert_staging_matches,
@@ -81,9 +83,13 @@ def _outbox(conn: psycopg.Connection, state: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _restart_postgres(conn: psycopg.Connection) -> None:
-    """``pg_ctl restart -m fast`` on the embedded server (pgserver's own binaries)."""
-    row = conn.execute("SHOW data_directory").fetchone()
+def _restart_postgres(admin_url: str) -> None:
+    """``pg_ctl restart -m fast`` on the embedded server (pgserver's own binaries).
+
+    The data directory is asked as the superuser: the connector's role may not read it.
+    """
+    with psycopg.connect(libpq_dsn(make_url(admin_url)), autocommit=True) as conn:
+        row = conn.execute("SHOW data_directory").fetchone()
     assert row is not None
     pgdata = Path(str(row[0]))
     with warnings.catch_warnings():
@@ -131,7 +137,7 @@ controllable = pytest.mark.skipif(
 @controllable
 @pytest.mark.parametrize("phase", ["load", "mark"])
 def test_postgres_restart_mid_run_fails_cleanly_and_the_next_run_recovers(
-    warehouse: Warehouse, phase: str
+    warehouse: Warehouse, phase: str, pg_admin_url: str
 ) -> None:
     small = _sized(warehouse, 100)
     faults = "*.export:slow@p=1,delay=0.02" if phase == "load" else "*.mark:slow@p=1,delay=0.05"
@@ -147,7 +153,7 @@ def test_postgres_restart_mid_run_fails_cleanly_and_the_next_run_recovers(
                     lambda: sum(t.state.calls[k] for k in t.state.calls if ".mark" in k) > 3,
                     "marking under way",
                 )
-            _restart_postgres(mon)
+            _restart_postgres(pg_admin_url)
             mon.close()  # it was cut by the restart; closing it is all that is left to do
         result = run.join()
         _check_failed_cleanly(result, t.state)
@@ -193,17 +199,19 @@ def test_terminated_connections_fail_cleanly_and_the_next_run_recovers(
 
 
 def test_statement_timeout_rolls_the_batch_back_and_the_next_run_recovers(
-    warehouse: Warehouse,
+    warehouse: Warehouse, pg_admin_url: str
 ) -> None:
     big = _sized(warehouse, 5000)
     name = warehouse.target.database
     with running_traede(warehouse, invoices=3000, accounting_entries=200) as t:
-        with _monitor(warehouse) as mon:
-            mon.execute(f"ALTER DATABASE \"{name}\" SET statement_timeout = '30ms'")
+        admin = psycopg.connect(libpq_dsn(make_url(pg_admin_url)), autocommit=True)
+        with _monitor(warehouse) as mon, admin:
+            # A DBA's setting (the database is not the connector's own): as the superuser.
+            admin.execute(f"ALTER DATABASE \"{name}\" SET statement_timeout = '30ms'")
             try:
                 result = run_traede(t.settings, big, SyncOptions())
             finally:
-                mon.execute(f'ALTER DATABASE "{name}" RESET statement_timeout')
+                admin.execute(f'ALTER DATABASE "{name}" RESET statement_timeout')
             _check_failed_cleanly(result, t.state)
             assert "statement timeout" in result.reason, result.reason
             # The batch that timed out left nothing behind: no invoice row, no outbox row.

@@ -1,17 +1,15 @@
 """The `connector` command as a user runs it: a real subprocess, real HTTP, real Postgres."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from connector.warehouse import Warehouse
-from connector.warehouse.embedded import embedded_pid
+from connector.warehouse.embedded import embedded_pid, stop_embedded
 from tests.integration.traede_support import APP_KEY, SYSTEM_ID, TOKEN, running_traede
 
 pytestmark = pytest.mark.integration
@@ -139,16 +137,15 @@ def test_embedded_postgres_is_started_reused_and_its_location_printed(tmp_path: 
         second = connector("migrate", env=env)
         assert second.returncode == 0 and "up to date" in second.stdout
         assert embedded_pid(home) == pid  # reused, not restarted
+        status = connector("db", "status", env=env)
+        assert f"running (pid {pid})" in status.stdout
+        stopped = connector("db", "stop", env=env)
+        assert stopped.returncode == 0 and f"stopped (pid {pid})" in stopped.stdout
+        assert embedded_pid(home) is None
+        assert "not running" in connector("db", "stop", env=env).stdout
+        assert "stopped" in connector("db", "status", env=env).stdout
     finally:
-        pid = embedded_pid(home)
-        if pid:
-            os.kill(pid, signal.SIGINT)  # fast shutdown of the server this test started
-            for _ in range(50):
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.1)
+        stop_embedded(home)  # whatever the test left running
 
 
 def test_python_dash_m_and_help() -> None:

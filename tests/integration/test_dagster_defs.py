@@ -14,7 +14,7 @@ import pytest
 from connector.errors import ConfigError
 from connector.sources.traede.endpoints import RESOURCES as TRAEDE_ENDPOINT_RESOURCES
 from connector.tables.registry import STREAMS, resources, stream, streams
-from dagster_defs.definitions import build_definitions, defs
+from dagster_defs.definitions import SECRET_FIELDS, build_definitions, defs
 from dagster_defs.resources import TraedeApiResource, WarehouseResource, XeroApiResource
 
 pytestmark = pytest.mark.integration
@@ -167,23 +167,32 @@ def test_definitions_load_with_no_environment(tmp_path: Path) -> None:
     assert "TRAEDE" not in done.stderr
 
 
-def test_traede_sync_without_variables_fails_naming_them() -> None:
+def test_traede_sync_without_secrets_is_refused_at_launch_naming_them() -> None:
+    # The secrets are EnvVar-backed: Dagster refuses to launch and names the variable.
     job = defs.resolve_job_def("traede_sync")
-    result = job.execute_in_process(raise_on_error=False)
+    with pytest.raises(dg.DagsterInvalidConfigError, match="TRAEDE_API_TOKEN"):
+        job.execute_in_process(raise_on_error=False)
+
+
+def test_traede_sync_without_other_variables_fails_naming_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRAEDE_API_TOKEN", "tok")
+    monkeypatch.setenv("TRAEDE_APP_KEY", "key")
+    result = defs.resolve_job_def("traede_sync").execute_in_process(raise_on_error=False)
     assert not result.success
     message = _failure_messages(result)
-    for name in ("TRAEDE_API_TOKEN", "TRAEDE_APP_KEY", "TRAEDE_SYSTEM_ID"):
-        assert name in message
-    assert "ConfigError" in message
+    assert "TRAEDE_SYSTEM_ID" in message and "ConfigError" in message
+    assert "TRAEDE_API_TOKEN" not in message
     retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert retries == []  # a configuration error is not retried
 
 
-def test_xero_sync_without_variables_fails_naming_them() -> None:
+def test_xero_sync_without_variables_fails_naming_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XERO_CLIENT_SECRET", "secret")
     result = defs.resolve_job_def("xero_sync").execute_in_process(raise_on_error=False)
     assert not result.success
-    message = _failure_messages(result)
-    assert "XERO_CLIENT_ID" in message and "XERO_CLIENT_SECRET" in message
+    assert "XERO_CLIENT_ID" in _failure_messages(result)
 
 
 def test_resources_read_variables_at_run_time_and_fields_win(
@@ -221,12 +230,12 @@ def test_resources_read_variables_at_run_time_and_fields_win(
 
 
 def test_resources_hold_no_secret_in_definitions() -> None:
-    """The deployed resources carry no value at all: nothing is read at import, so nothing
-    from the environment can show in the UI's resource config.
+    """The deployed resources carry no value: secrets are EnvVar references (``{"env": NAME}``)
+    and every other field is unset, so nothing from the environment shows in the UI.
     """
     resources = defs.resources or {}
     assert set(resources) == {"traede", "xero", "unleashed", "warehouse"}
     for name, resource in resources.items():
-        fields = type(resource).model_fields
-        assert fields, name
-        assert all(getattr(resource, field) is None for field in fields), name
+        config = resource._convert_to_config_dictionary()
+        secrets = SECRET_FIELDS.get(name, {})
+        assert config == {field: {"env": var} for field, var in secrets.items()}, name

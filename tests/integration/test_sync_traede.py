@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from connector.emulator.faults import FaultPlan
 from connector.errors import IncompletePassError, LockHeldError, PermanentSourceError
@@ -11,6 +12,7 @@ from connector.flows.results import EXIT_MARKS, EXIT_OK, EXIT_REJECTS
 from connector.flows.traede import SyncOptions, run_traede
 from connector.sources.traede.filters import Filter, FilterGroup
 from connector.warehouse import Warehouse
+from connector.warehouse.engine import libpq_dsn
 from connector.warehouse.locks import ConsumerLock
 from connector.warehouse.runs import Run
 from tests.integration.traede_support import (
@@ -303,9 +305,13 @@ def test_poison_ids_fail_visibly_and_others_are_marked(
 
 
 def test_database_timezone_changes_nothing(
-    warehouse: Warehouse, db: psycopg.Connection, pg_url: str
+    warehouse: Warehouse, db: psycopg.Connection, pg_url: str, pg_admin_url: str
 ) -> None:
-    db.execute(f"ALTER DATABASE \"{warehouse.target.database}\" SET timezone = 'Pacific/Chatham'")
+    # A DBA's setting on a database the connector does not own: set as the superuser.
+    with psycopg.connect(libpq_dsn(make_url(pg_admin_url)), autocommit=True) as admin:
+        admin.execute(
+            f"ALTER DATABASE \"{warehouse.target.database}\" SET timezone = 'Pacific/Chatham'"
+        )
     with running_traede(warehouse, invoices=40, accounting_entries=40) as t:
         assert _sync(t, warehouse).exit_code == EXIT_OK
         with warehouse.connect(autocommit=True) as fresh:

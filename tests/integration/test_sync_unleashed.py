@@ -20,7 +20,7 @@ from connector.tables.unleashed import (
     UNLEASHED_CREDIT_NOTES,
 )
 from connector.warehouse import Warehouse
-from connector.warehouse.engine import Target
+from connector.warehouse.engine import Target, libpq_dsn
 
 API_ID, API_KEY = "sync-id", "sync-key-do-not-print"
 OVERLAP = timedelta(minutes=10)
@@ -328,11 +328,14 @@ def test_sync_retries_a_429_then_succeeds(emulator, warehouse, db) -> None:
 
 
 def test_non_utc_database_timezone_changes_nothing(
-    emulator, warehouse, db, pg_url, tmp_path
+    emulator, warehouse, db, pg_url, tmp_path, pg_admin_url
 ) -> None:
     url, state = emulator
     name = make_url(pg_url).database
-    db.execute(f"ALTER DATABASE \"{name}\" SET timezone = 'Pacific/Auckland'")
+    with psycopg.connect(libpq_dsn(make_url(pg_admin_url)), autocommit=True) as admin:
+        admin.execute(
+            f"ALTER DATABASE \"{name}\" SET timezone = 'Pacific/Auckland'"
+        )  # a DBA's setting
     reconnected = Warehouse(
         WarehouseSettings(database_url=None, home=tmp_path / "h2"),
         target=Target(make_url(pg_url), embedded=False),

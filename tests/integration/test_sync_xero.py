@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from connector.config import HttpSettings, Secret, XeroSettings
 from connector.emulator.server import EmulatorServer
@@ -17,6 +18,7 @@ from connector.sources.xero.client import XeroClient
 from connector.sources.xero.contract import format_if_modified_since
 from connector.tables.xero import ALL_XERO
 from connector.warehouse import Warehouse
+from connector.warehouse.engine import libpq_dsn
 
 pytestmark = pytest.mark.integration
 
@@ -368,10 +370,13 @@ def test_sync_xero_wrong_secret_is_permanent_and_secret_free(emulator, warehouse
 
 
 def test_sync_xero_database_timezone_changes_nothing(
-    emulator, warehouse: Warehouse, pg_url, db
+    emulator, warehouse: Warehouse, pg_url, db, pg_admin_url
 ) -> None:
     name = db.execute("SELECT current_database()").fetchone()[0]
-    db.execute(f"ALTER DATABASE \"{name}\" SET timezone = 'Pacific/Auckland'")
+    with psycopg.connect(libpq_dsn(make_url(pg_admin_url)), autocommit=True) as admin:
+        admin.execute(
+            f"ALTER DATABASE \"{name}\" SET timezone = 'Pacific/Auckland'"
+        )  # a DBA's setting
     url, state = emulator(count=20)
     assert sync_xero(_settings(url), warehouse).exit_code == 0
     with warehouse.connect(autocommit=True) as conn:

@@ -72,7 +72,9 @@ class AccessToken:
                 headers={"Accept": "application/json"},
             )
         except httpx.HTTPError as exc:
-            raise transport_error(exc, system=SYSTEM, endpoint="token", method="POST") from exc
+            raise transport_error(
+                exc, system=SYSTEM, endpoint="token", method="POST", url_variable="XERO_TOKEN_URL"
+            ) from exc
         if response.status_code in (400, 401, 403):
             raise PermanentSourceError(
                 SYSTEM,
