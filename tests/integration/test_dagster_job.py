@@ -8,8 +8,10 @@ from typing import Any
 import dagster as dg
 import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from connector.warehouse import Warehouse
+from connector.warehouse.engine import libpq_dsn
 from dagster_defs.definitions import build_definitions
 from dagster_defs.resources import (
     TraedeApiResource,
@@ -142,7 +144,7 @@ def test_traede_sync_job_loads_marks_and_checks(
 
 
 def test_checks_fail_on_tampered_data_and_a_new_source_field(
-    warehouse: Warehouse, db: psycopg.Connection, pg_url: str
+    warehouse: Warehouse, db: psycopg.Connection, pg_url: str, pg_admin_url: str
 ) -> None:
     """The checks that replaced primary_key_unique, and the drift check, can fail: tamper and
     send a new field, re-run, see exactly those fail.
@@ -162,12 +164,14 @@ def test_checks_fail_on_tampered_data_and_a_new_source_field(
         )
         db.execute("DELETE FROM staging.traede_accounting_entries WHERE id = (SELECT min(id) "
                    "FROM staging.traede_accounting_entries)")  # fmt: skip
-        db.execute("SET session_replication_role = replica")
-        db.execute(
-            "INSERT INTO staging.traede_credit_note_lines (credit_note_id, line_number, quantity, "
-            "total_price, _raw, _loaded_at, _run_id) VALUES (42, 1, 1, 1, '{}', now(), 'x')"
-        )
-        db.execute("SET session_replication_role = DEFAULT")
+        # Skipping the foreign key's trigger takes a superuser (the connector's role cannot).
+        with psycopg.connect(libpq_dsn(make_url(pg_admin_url)), autocommit=True) as admin:
+            admin.execute("SET session_replication_role = replica")
+            admin.execute(
+                "INSERT INTO staging.traede_credit_note_lines (credit_note_id, line_number, "
+                "quantity, total_price, _raw, _loaded_at, _run_id) "
+                "VALUES (42, 1, 1, 1, '{}', now(), 'x')"
+            )
         base = t.state.document("credit_notes", 500001)
         t.state.add_documents("credit_notes", [dict(base, id=510001, status="booked", rma="R1")])
         tampered = _checks(_run(t, pg_url))

@@ -6,12 +6,14 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from connector.flows.results import EXIT_OK
 from connector.flows.traede import SyncOptions, run_traede
 from connector.tables.registry import stream
 from connector.warehouse import Warehouse
 from connector.warehouse import checks as sql_checks
+from connector.warehouse.engine import libpq_dsn
 from tests.integration.traede_support import SYSTEM_ID, running_traede
 
 pytestmark = pytest.mark.integration
@@ -78,15 +80,16 @@ def test_an_outbox_row_without_its_document_fails(synced: psycopg.Connection) ->
     assert _orphan_outbox(synced, INVOICES).count == 0
 
 
-def test_a_line_without_its_document_fails(synced: psycopg.Connection) -> None:
+def test_a_line_without_its_document_fails(synced: psycopg.Connection, pg_admin_url: str) -> None:
     # The foreign key holds this unless triggers are skipped, as a replica-role session or a
-    # restore with --disable-triggers does: exactly what the check is there to catch.
-    synced.execute("SET session_replication_role = replica")
-    synced.execute(
-        "INSERT INTO staging.traede_invoice_lines (invoice_id, line_number, quantity, "
-        "total_price, _raw, _loaded_at, _run_id) VALUES (999999999, 1, 1, 1, '{}', now(), 'x')"
-    )
-    synced.execute("SET session_replication_role = DEFAULT")
+    # restore with --disable-triggers does: exactly what the check is there to catch. Only a
+    # superuser may skip triggers, so the tampering runs as one (the check runs as the ETL role).
+    with psycopg.connect(libpq_dsn(make_url(pg_admin_url)), autocommit=True) as admin:
+        admin.execute("SET session_replication_role = replica")
+        admin.execute(
+            "INSERT INTO staging.traede_invoice_lines (invoice_id, line_number, quantity, "
+            "total_price, _raw, _loaded_at, _run_id) VALUES (999999999, 1, 1, 1, '{}', now(), 'x')"
+        )
     found = _orphan_lines(synced)
     assert found.count == 1 and found.sample == ["999999999 line 1"]
     assert _orphan_lines(synced, CREDIT_NOTES).count == 0
