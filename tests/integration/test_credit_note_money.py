@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from connector.config import HttpSettings, Secret, UnleashedSettings, XeroSettings
 from connector.emulator.server import EmulatorServer
@@ -25,6 +26,7 @@ from connector.flows.xero import sync_xero
 from connector.tables.registry import stream
 from connector.warehouse import Warehouse
 from connector.warehouse.checks import reconcile
+from connector.warehouse.engine import libpq_dsn
 from dagster_defs.definitions import build_definitions
 from dagster_defs.resources import (
     TraedeApiResource,
@@ -52,10 +54,14 @@ class Loaded:
 
 
 @pytest.fixture
-def loaded(warehouse: Warehouse, db: psycopg.Connection, pg_url: str) -> Iterator[Loaded]:
+def loaded(
+    warehouse: Warehouse, db: psycopg.Connection, pg_url: str, pg_admin_url: str
+) -> Iterator[Loaded]:
     """Both sources synced into a database whose timezone is 14 hours ahead of UTC."""
     name = db.execute("SELECT current_database()").fetchone()[0]
-    db.execute(f"ALTER DATABASE \"{name}\" SET timezone = 'Pacific/Kiritimati'")
+    # A DBA's setting on a database the connector does not own: set as the superuser.
+    with psycopg.connect(libpq_dsn(make_url(pg_admin_url)), autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE \"{name}\" SET timezone = 'Pacific/Kiritimati'")
     xero_app, xero = create_xero_app(seed=3, tenants=(TENANT,), count=24)
     xero.put(TENANT, xero_a())
     xero.put(TENANT, xero_b())
