@@ -8,23 +8,12 @@ from typing import Any
 
 import dagster as dg
 
-from connector.flows.results import SyncResult
+from connector.flows.results import LOAD_KEYS, SyncResult
 from connector.tables.spec import TableSpec
 from connector.warehouse import Warehouse, checks
 from connector.warehouse.frames import frame_markdown, preview_frame
 
 PREVIEW_ROWS = 5
-LOAD_COUNTERS = (
-    "fetched",
-    "inserted",
-    "updated",
-    "unchanged",
-    "lines",
-    "rejected",
-    "pages",
-    "api_calls",
-    "retries",
-)
 
 
 def table_schema(spec: TableSpec) -> dg.TableSchema:
@@ -58,7 +47,7 @@ def run_metadata(result: SyncResult) -> dict[str, Any]:
 
 def load_metadata(result: SyncResult) -> dict[str, Any]:
     """Counters of a load (or cursor sync) run."""
-    counters: dict[str, Any] = {name: result.total(name) for name in LOAD_COUNTERS}
+    counters: dict[str, Any] = {name: result.total(name) for name in LOAD_KEYS}
     return {**counters, **run_metadata(result)}
 
 

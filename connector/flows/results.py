@@ -29,7 +29,8 @@ EXIT_REJECTS = 8
 EXIT_MARKS = 9
 EXIT_PARKED = 11
 
-STAT_KEYS = (
+# The counters of a load (or cursor sync) pass, then the ones marking adds.
+LOAD_KEYS = (
     "fetched",
     "inserted",
     "updated",
@@ -39,12 +40,8 @@ STAT_KEYS = (
     "pages",
     "api_calls",
     "retries",
-    "enqueued",
-    "marked",
-    "mark_failed",
-    "mark_calls",
-    "http_429",
 )
+STAT_KEYS = (*LOAD_KEYS, "enqueued", "marked", "mark_failed", "mark_calls", "http_429")
 
 
 @dataclass
